@@ -1,0 +1,187 @@
+"""Training configuration: one schema, YAML defaults, command-line overrides, validated once.
+
+configs/fashion_mnist.yaml holds every key with its default value; any other config file
+(and every --set key=value) overrides some of them. A session stores its fully resolved
+config in checkpoints/training_N/config.yaml, and everything that reads the session
+rebuilds the networks from that file.
+"""
+import difflib
+from pathlib import Path
+
+import yaml
+
+from errors import UserError
+from models import SUPPORTED_SIZES
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
+DATASET_NAMES = ("fashion_mnist", "mnist")
+
+# Keys that change the shape of a weight: a restore may not change them.
+ARCHITECTURE_KEYS = ("image_size", "channels", "noise_dim", "g_filters", "d_filters", "d_batchnorm")
+
+
+def _int(lo=None, hi=None, allow_none=False):
+    def check(value):
+        if value is None and allow_none:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError("expected a whole number")
+        value = int(value)  # raises ValueError for "abc"
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ValueError(f"expected a whole number in [{lo}, {hi if hi is not None else 'inf'}]")
+        return value
+    return check
+
+
+def _float(lo, hi, lo_open=False, hi_open=False):
+    def check(value):
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        value = float(value)  # YAML 1.1 reads "2e-4" as a string; float() accepts it
+        if value != value or value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+            left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+            raise ValueError(f"expected a number in {left}{lo}, {hi}{right}")
+        return value
+    return check
+
+
+def _choice(*options):
+    def check(value):
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(map(str, options))}")
+        return value
+    return check
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("expected true or false")
+
+
+def _optional_path(value):
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("expected a folder path")
+    return value
+
+
+def _dataset(value):
+    if value in DATASET_NAMES or value == "folder":
+        return value
+    raise ValueError(f"expected one of {', '.join(DATASET_NAMES)} or folder (with data_dir)")
+
+
+SCHEMA = {
+    "dataset": _dataset,
+    "data_dir": _optional_path,
+    "max_images": _int(0),
+    "image_size": _choice(*SUPPORTED_SIZES),
+    "channels": _choice(1, 3),
+    "noise_dim": _int(1, 4096),
+    "noise": _choice("normal", "uniform"),
+    "g_filters": _int(1, 4096),
+    "d_filters": _int(1, 4096),
+    "d_dropout": _float(0.0, 1.0, hi_open=True),
+    "d_batchnorm": _bool,
+    "init_std": _float(0.0, 1.0, lo_open=True),
+    "batch_size": _int(1, 65536),
+    "g_lr": _float(0.0, 1.0, lo_open=True),
+    "d_lr": _float(0.0, 1.0, lo_open=True),
+    "beta1": _float(0.0, 1.0, hi_open=True),
+    "label_smoothing": _float(0.0, 1.0, lo_open=True),
+    "flip": _bool,
+    "checkpoint_every": _int(1),
+    "max_to_keep": _int(1, allow_none=True),
+    "num_examples": _int(1, 256),
+    "seed": _int(0, 2**31 - 1),
+    "deterministic": _bool,
+    "fid_every": _int(0),
+    "fid_num": _int(2),
+    "fid_weights": _optional_path,
+}
+
+
+def read_yaml(path):
+    path = Path(path)
+    try:
+        with open(path) as f:
+            values = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise UserError(f"Config file {path} does not exist. Pass an existing file to --config "
+                        f"(the shipped ones are in {CONFIG_DIR}).") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"Config file {path} is not valid YAML ({str(e).splitlines()[0]}). "
+                        "Fix the file or pass another one to --config.") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise UserError(f"Config file {path} must be a mapping of key: value lines.")
+    return values
+
+
+def _refuse_unknown(keys, where):
+    for key in keys:
+        if key not in SCHEMA:
+            close = difflib.get_close_matches(str(key), SCHEMA, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"Unknown config key '{key}' in {where}.{hint} "
+                            f"Known keys: {', '.join(SCHEMA)}.")
+
+
+def parse_overrides(pairs):
+    """['g_lr=1e-4', 'flip=true'] -> {'g_lr': 1e-4, 'flip': True} (values read as YAML)."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--set expects key=value, got '{pair}' (for example --set g_lr=1e-4).")
+        try:
+            overrides[key] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            overrides[key] = text
+    _refuse_unknown(overrides, "--set")
+    return overrides
+
+
+def validate(cfg):
+    """Check every key and value; return a new dict with normalised values."""
+    _refuse_unknown(cfg, "the config")
+    missing = [key for key in SCHEMA if key not in cfg]
+    if missing:
+        raise UserError(f"The config lacks the keys {', '.join(missing)}.")
+    checked = {}
+    for key, check in SCHEMA.items():
+        try:
+            checked[key] = check(cfg[key])
+        except (ValueError, TypeError) as e:
+            raise UserError(f"Bad value for config key '{key}': {cfg[key]!r} ({e}).") from None
+    if checked["dataset"] == "folder" and not checked["data_dir"]:
+        raise UserError("dataset 'folder' needs data_dir: pass --data PATH_TO_IMAGE_FOLDER.")
+    return checked
+
+
+def load_config(path=None, overrides=None, base=None):
+    """Defaults (or a session's stored config as `base`), then the --config file, then --set."""
+    cfg = dict(base) if base is not None else read_yaml(DEFAULT_CONFIG)
+    if path is not None:
+        values = read_yaml(path)
+        _refuse_unknown(values, str(path))
+        cfg.update(values)
+    cfg.update(overrides or {})
+    return validate(cfg)
+
+
+def architecture_changes(stored, cfg):
+    """The architecture keys whose values differ, as 'key: old -> new' strings."""
+    return [f"{key}: {stored.get(key)} -> {cfg[key]}" for key in ARCHITECTURE_KEYS
+            if stored.get(key) != cfg[key]]
+
+
+def dump(cfg):
+    return yaml.safe_dump(cfg, sort_keys=False)

@@ -1,0 +1,185 @@
+"""Loading a training set into one uint8 array (N, size, size, channels), decoded once.
+
+Two kinds of source: the IDX .gz files of MNIST and Fashion-MNIST, looked up on disk before
+Keras' own download is tried, and folders of image files, each checked, decoded, centre-
+cropped and resized with Pillow. A file that cannot be used is reported and skipped.
+"""
+import gzip
+import os
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from errors import UserError
+
+DATA_ROOT = Path(__file__).resolve().parent
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+IDX_IMAGES = "train-images-idx3-ubyte.gz"
+# Where each dataset's IDX files may already be: ours, Keras' download cache, Debian's package.
+IDX_DIRS = {
+    "fashion_mnist": [DATA_ROOT / "fashion_mnist", Path("~/.keras/datasets/fashion-mnist").expanduser(),
+                      Path("/usr/share/datasets/fashion-mnist")],
+    "mnist": [DATA_ROOT / "mnist", Path("~/.keras/datasets/mnist").expanduser(),
+              Path("/usr/share/datasets/mnist")],
+}
+
+
+@dataclass
+class TrainingImages:
+    images: np.ndarray  # (N, size, size, channels) uint8
+    source: str  # where they came from, for messages
+    skipped: list = field(default_factory=list)  # (path, reason) of files that could not be used
+
+
+def holds_idx(folder):
+    return (Path(folder) / IDX_IMAGES).is_file()
+
+
+def resolve_data_arg(value, dataset):
+    """--data NAME_OR_DIR -> config overrides {dataset, data_dir}."""
+    if value in IDX_DIRS:
+        return {"dataset": value, "data_dir": None}
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"--data {value}: no such folder, and not a dataset name "
+                        f"({', '.join(IDX_DIRS)}). Pass a dataset name or a folder of images.")
+    if holds_idx(folder):
+        idx_dataset = dataset if dataset in IDX_DIRS else "fashion_mnist"
+        return {"dataset": idx_dataset, "data_dir": str(folder.resolve())}
+    return {"dataset": "folder", "data_dir": str(folder.resolve())}
+
+
+def read_idx_images(path):
+    """The images of an IDX3 file (magic 0x00000803) as (N, rows, cols) uint8."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
+    if magic != 0x803 or len(raw) != 16 + count * rows * cols:
+        raise UserError(f"{path} is not an IDX image file (bad header or size). "
+                        "Replace it with the original train-images-idx3-ubyte.gz.")
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)
+
+
+def _keras_download(name):
+    import keras
+    loader = {"fashion_mnist": keras.datasets.fashion_mnist, "mnist": keras.datasets.mnist}[name]
+    (train_images, _), _ = loader.load_data()
+    return train_images
+
+
+def load_idx_dataset(name, data_dir=None, download=_keras_download):
+    """Training images of mnist or fashion_mnist as (N, 28, 28) uint8 and where they were found."""
+    places = ([Path(data_dir)] if data_dir else []) + IDX_DIRS[name]
+    for folder in places:
+        if holds_idx(folder):
+            return read_idx_images(folder / IDX_IMAGES), str(folder)
+    try:
+        return download(name), "Keras download"
+    except Exception as e:  # offline, proxy, partial file: all end in the same advice
+        hint = " (on Debian: apt-get install dataset-fashion-mnist)" if name == "fashion_mnist" else ""
+        raise UserError(
+            f"Could not find the {name} files, and Keras could not download them ({type(e).__name__}). "
+            f"Put {IDX_IMAGES} into one of: {', '.join(map(str, places))}{hint}, "
+            "or pass a folder holding it with --data DIR.") from None
+
+
+def _to_uint8_mode(im, channels):
+    if im.mode.startswith("I;16") or im.mode == "I":  # 16-bit PNG: scale, don't clip, to 8 bits
+        wide = np.asarray(im, dtype=np.float64)
+        im = Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8), "L")
+    return im.convert("L" if channels == 1 else "RGB")
+
+
+def decode_image(path, size, channels):
+    """One file -> (size, size, channels) uint8: first frame, centre square, resized."""
+    with Image.open(path) as im:
+        im.seek(0)  # the first frame of an animated GIF
+        im.draft(None, (size, size))  # JPEG: decode at a reduced scale still >= size
+        im.load()  # raises on truncated files
+        if min(im.size) < max(2, size // 4):
+            raise ValueError(f"too small ({im.size[0]}x{im.size[1]}) to use at {size}x{size}")
+        im = _to_uint8_mode(im, channels)
+        side = min(im.size)
+        left, top = (im.size[0] - side) // 2, (im.size[1] - side) // 2
+        im = im.resize((size, size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side))
+        pixels = np.asarray(im, dtype=np.uint8)
+    return pixels.reshape(size, size, channels)
+
+
+def scan_folder(folder):
+    """Candidate image files (sorted) and the files passed over, with the reason."""
+    candidates, passed_over = [], []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if name.startswith("."):
+                passed_over.append((path, "hidden file"))
+            elif not name.lower().endswith(IMAGE_EXTENSIONS):
+                passed_over.append((path, "not an image file extension"))
+            else:
+                candidates.append(path)
+    return candidates, passed_over
+
+
+def subset(count, max_images, seed):
+    """Sorted indices of a seeded random subset of max_images items (all when 0 or enough)."""
+    if not max_images or count <= max_images:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, max_images, replace=False))
+
+
+def _try_decode(path, size, channels):
+    try:
+        return decode_image(path, size, channels), None
+    except Exception as e:  # Pillow raises many types for broken files; each becomes a reason
+        return None, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+def load_folder(folder, size, channels, max_images=0, seed=0, strict=False, workers=None):
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"Image folder {folder} does not exist. Pass an existing folder with --data DIR.")
+    candidates, skipped = scan_folder(folder)
+    candidates = [candidates[i] for i in subset(len(candidates), max_images, seed)]
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:  # Pillow releases the GIL
+        results = list(pool.map(lambda p: _try_decode(p, size, channels), candidates))
+    images = [pixels for pixels, _ in results if pixels is not None]
+    skipped += [(path, reason) for path, (_, reason) in zip(candidates, results) if reason]
+    if strict and skipped:
+        listing = "; ".join(f"{p} ({r})" for p, r in skipped[:10])
+        raise UserError(f"{len(skipped)} files in {folder} cannot be used (--strict): {listing}"
+                        f"{' ...' if len(skipped) > 10 else ''}. Remove or fix them, or drop --strict.")
+    if not images:
+        raise UserError(f"No usable image in {folder} ({len(skipped)} files skipped). Put .jpg, .png, "
+                        ".bmp or .gif images in it (subfolders are searched too).")
+    return TrainingImages(np.stack(images), str(folder), skipped)
+
+
+def conform(images, size, channels):
+    """(N, h, w) or (N, h, w, c) uint8 -> (N, size, size, channels) uint8."""
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.shape[1] != size:
+        import tensorflow as tf
+        chunks = [tf.image.resize(images[i:i + 4096], (size, size), antialias=True)
+                  for i in range(0, len(images), 4096)]
+        images = np.clip(np.rint(np.concatenate([c.numpy() for c in chunks])), 0, 255).astype(np.uint8)
+    if images.shape[-1] != channels:
+        images = np.repeat(images, channels, axis=-1) if channels == 3 else \
+            np.rint(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[..., None].astype(np.uint8)
+    return images
+
+
+def load_training_images(cfg, strict=False):
+    """The configured training set, conformed to image_size and channels."""
+    size, channels = cfg["image_size"], cfg["channels"]
+    if cfg["dataset"] == "folder":
+        return load_folder(cfg["data_dir"], size, channels, cfg["max_images"], cfg["seed"], strict)
+    images, source = load_idx_dataset(cfg["dataset"], cfg["data_dir"])
+    images = images[subset(len(images), cfg["max_images"], cfg["seed"])]
+    return TrainingImages(conform(images, size, channels), source)

@@ -1,0 +1,48 @@
+"""Turning generator output into files: uint8 conversion, grids, and writes that are atomic.
+
+An atomic write goes to a hidden temporary file in the target folder and is renamed over the
+target, so a killed process leaves either the old file or the new one, never half of one.
+"""
+import math
+import os
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+
+def to_uint8(images):
+    """Generator output in [-1, 1] -> uint8 [0, 255], rounded to nearest (not truncated)."""
+    return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def grid(images, columns=None, pad=2, scale=1):
+    """(N, H, W, C) uint8 -> one (rows*(H+pad)+pad, ...) image; grayscale stays one channel."""
+    count, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    canvas = np.full((rows * (height + pad) + pad, columns * (width + pad) + pad, channels), 255, np.uint8)
+    for i, image in enumerate(images):
+        top, left = pad + (i // columns) * (height + pad), pad + (i % columns) * (width + pad)
+        canvas[top:top + height, left:left + width] = image
+    if scale > 1:  # nearest-neighbour, so small images stay crisp when viewed
+        canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+    return canvas
+
+
+def write_atomic(path, write):
+    """Call write(temporary_path), then rename it to path."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def write_png(path, image):
+    """Write an (H, W, C) uint8 image as an 8-bit PNG, grayscale when C == 1."""
+    image = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
+    write_atomic(path, lambda target: iio.imwrite(target, image, extension=".png"))

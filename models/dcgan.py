@@ -1,0 +1,94 @@
+"""DCGAN generator and discriminator (Radford et al. 2015) as Keras Sequential models.
+
+Every up- or down-sampling layer is a 5x5 convolution with stride 2. Widths double toward the
+small end: with g_filters=128 at 64x64 the generator is 4x4x1024 -> 8x8x512 -> 16x16x256 ->
+32x32x128 -> 64x64x3, the paper's network. 28x28 images start from 7x7 instead of 4x4.
+"""
+import keras
+from keras import layers
+
+SUPPORTED_SIZES = (28, 32, 64, 128)
+
+
+def layout(image_size):
+    """(start size, number of stride-2 steps) for an image size."""
+    if image_size not in SUPPORTED_SIZES:
+        raise ValueError(f"image_size {image_size} is not supported; use one of "
+                         f"{', '.join(map(str, SUPPORTED_SIZES))}")
+    start = 7 if image_size == 28 else 4
+    steps = (image_size // start).bit_length() - 1
+    assert start * 2 ** steps == image_size
+    return start, steps
+
+
+def _initializers(cfg):
+    """A fresh seeded N(0, init_std) initializer per layer: one shared int-seeded initializer
+    would give equally shaped layers identical weights."""
+    layer = 0
+    while True:
+        layer += 1
+        yield keras.initializers.RandomNormal(mean=0.0, stddev=cfg["init_std"], seed=cfg["seed"] * 1000 + layer)
+
+
+def noise(rng, batch_size, cfg):
+    """Latent vectors (B, noise_dim) from a tf.random.Generator, normal or uniform in [-1, 1]."""
+    shape = (batch_size, cfg["noise_dim"])
+    if cfg["noise"] == "uniform":
+        return rng.uniform(shape, -1.0, 1.0)
+    return rng.normal(shape)
+
+
+def build_generator(cfg):
+    """Noise (B, noise_dim) -> image (B, size, size, channels) in [-1, 1]."""
+    size, channels = cfg["image_size"], cfg["channels"]
+    start, steps = layout(size)
+    widths = [cfg["g_filters"] * 2 ** (steps - 1 - i) for i in range(steps)]  # e.g. [256, 128]
+    inits = _initializers(cfg)
+
+    model = keras.Sequential(name="generator")
+    model.add(keras.Input(shape=(cfg["noise_dim"],)))
+    model.add(layers.Dense(start * start * widths[0], use_bias=False, kernel_initializer=next(inits)))
+    model.add(layers.BatchNormalization())
+    model.add(layers.ReLU())
+    model.add(layers.Reshape((start, start, widths[0])))
+    assert model.output_shape == (None, start, start, widths[0])
+
+    side = start
+    for width in widths[1:]:
+        side *= 2
+        model.add(layers.Conv2DTranspose(width, 5, strides=2, padding="same", use_bias=False,
+                                         kernel_initializer=next(inits)))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())
+        assert model.output_shape == (None, side, side, width)
+
+    model.add(layers.Conv2DTranspose(channels, 5, strides=2, padding="same", activation="tanh",
+                                     kernel_initializer=next(inits)))
+    assert model.output_shape == (None, size, size, channels)
+    return model
+
+
+def build_discriminator(cfg):
+    """Image (B, size, size, channels) -> real/fake logit (B, 1)."""
+    size, channels = cfg["image_size"], cfg["channels"]
+    _, steps = layout(size)
+    inits = _initializers(cfg)
+
+    model = keras.Sequential(name="discriminator")
+    model.add(keras.Input(shape=(size, size, channels)))
+    side = size
+    for i in range(steps):
+        side //= 2
+        width = cfg["d_filters"] * 2 ** i
+        model.add(layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=next(inits)))
+        if cfg["d_batchnorm"] and i > 0:  # the paper leaves the input layer without batchnorm
+            model.add(layers.BatchNormalization())
+        model.add(layers.LeakyReLU(negative_slope=0.2))
+        if cfg["d_dropout"] > 0:
+            model.add(layers.Dropout(cfg["d_dropout"], seed=cfg["seed"] + i))
+        assert model.output_shape == (None, side, side, width)
+
+    model.add(layers.Flatten())
+    model.add(layers.Dense(1, kernel_initializer=next(inits)))
+    assert model.output_shape == (None, 1)
+    return model

@@ -1,0 +1,124 @@
+"""What a training session shows a person: epoch grids, metrics.csv, losses.png, progress.gif,
+TensorBoard scalars, and progress lines in the terminal."""
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+import imaging
+
+METRICS = ("g_loss", "d_loss", "d_acc_real", "d_acc_fake")
+COLUMNS = ("epoch",) + METRICS + ("seconds", "images_per_sec")
+
+
+class SessionProgress:
+    def __init__(self, session):
+        self.session = Path(session)
+        self.images_dir = self.session / "images"
+        self.metrics_path = self.session / "metrics.csv"
+        self.gif_path = self.session / "progress.gif"
+        self.plot_path = self.session / "losses.png"
+        self._writer = None
+
+    def epoch_image(self, epoch):
+        return self.images_dir / f"epoch_{epoch:04d}.png"
+
+    def rows(self):
+        if not self.metrics_path.exists():
+            return []
+        with open(self.metrics_path, newline="") as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+    def keep_until(self, epoch):
+        """Drop what epochs after `epoch` left behind (grids, metrics rows): they will be redone."""
+        for path in sorted(self.images_dir.glob("epoch_*.png")):
+            if int(path.stem.split("_")[1]) > epoch:
+                path.unlink()
+        self._write_rows([row for row in self.rows() if row["epoch"] <= epoch])
+
+    def _write_rows(self, rows):
+        text = io.StringIO()
+        writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: int(row[k]) if k == "epoch" else f"{row[k]:.6g}" for k in COLUMNS})
+        imaging.write_atomic(self.metrics_path, lambda target: Path(target).write_text(text.getvalue()))
+
+    def record_epoch(self, epoch, samples, metrics):
+        """Save the epoch's sample grid, append its metrics row, log both to TensorBoard."""
+        self.images_dir.mkdir(parents=True, exist_ok=True)
+        tiles = imaging.to_uint8(samples)
+        canvas = imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1]))
+        imaging.write_png(self.epoch_image(epoch), canvas)
+        self._write_rows(self.rows() + [dict(metrics, epoch=epoch)])
+        self._tensorboard(epoch, canvas, metrics)
+
+    def _tensorboard(self, epoch, canvas, metrics):
+        import tensorflow as tf
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.session / "logs"))
+        with self._writer.as_default(step=epoch):
+            for key, value in metrics.items():
+                tf.summary.scalar(key, value)
+            tf.summary.image("samples", canvas[None])
+        self._writer.flush()
+
+    def write_summaries(self):
+        """progress.gif from every epoch grid on disk, and losses.png from metrics.csv."""
+        frames = [iio.imread(p) for p in sorted(self.images_dir.glob("epoch_*.png"))]
+        if frames:
+            # The last frame lingers so the newest result can be looked at.
+            durations = [250] * (len(frames) - 1) + [2000] if len(frames) > 1 else 2000
+            imaging.write_atomic(self.gif_path, lambda t: iio.imwrite(
+                t, np.stack(frames), duration=durations, loop=0, extension=".gif"))
+        rows = self.rows()
+        if rows:
+            imaging.write_atomic(self.plot_path, lambda t: _plot(rows, t))
+
+
+def _plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in rows]
+    fig, (losses, accuracy) = plt.subplots(1, 2, figsize=(11, 4))
+    losses.plot(epochs, [r["g_loss"] for r in rows], marker=".", label="generator")
+    losses.plot(epochs, [r["d_loss"] for r in rows], marker=".", label="discriminator")
+    losses.set(xlabel="epoch", ylabel="loss", title="Losses")
+    accuracy.plot(epochs, [r["d_acc_real"] for r in rows], marker=".", label="D on real")
+    accuracy.plot(epochs, [r["d_acc_fake"] for r in rows], marker=".", label="D on fake")
+    accuracy.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="Discriminator accuracy")
+    for ax in (losses, accuracy):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)
+
+
+class StepProgress:
+    """A Keras progress bar on a terminal; elsewhere (logs, the GUI) a plain line every ~10%."""
+
+    def __init__(self, epoch, last_epoch, steps):
+        import keras
+        self.epoch, self.last_epoch, self.steps = epoch, last_epoch, steps
+        self.start = time.monotonic()
+        self.bar = keras.utils.Progbar(steps, stateful_metrics=METRICS) if sys.stdout.isatty() else None
+        if self.bar:
+            print(f"Epoch {epoch}/{last_epoch}")
+        self._every = max(1, steps // 10)
+
+    def update(self, step, means):
+        if self.bar:
+            self.bar.update(step, list(means.items()))
+        elif step % self._every == 0 or step == self.steps:
+            elapsed = time.monotonic() - self.start
+            eta = elapsed / step * (self.steps - step)
+            values = " ".join(f"{k}={v:.4f}" for k, v in means.items())
+            print(f"epoch {self.epoch}/{self.last_epoch} step {step}/{self.steps} eta {eta:.0f}s {values}",
+                  flush=True)

@@ -1,0 +1,259 @@
+"""Training a session: plan (every check, no writes), restore, then the epoch loop.
+
+Checkpoint ckpt-E is the state at the end of epoch E. Planning refuses anything that could lose
+saved work before a single file is touched; the loop stops cleanly on SIGINT or SIGTERM.
+"""
+import shlex
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import cli
+import config as config_lib
+import models
+import sessions
+from data import epoch_dataset, resolve_data_arg, steps_per_epoch
+from errors import UserError
+from progress import METRICS, SessionProgress, StepProgress
+
+
+
+@dataclass
+class Plan:
+    root: Path
+    number: int
+    cfg: dict
+    last_epoch: int
+    restore_epoch: int = 0
+    restore_prefix: str = None
+    config_changes: list = field(default_factory=list)
+
+    @property
+    def session(self):
+        return sessions.session_dir(self.root, self.number)
+
+    def resume_command(self, epoch, last_epoch=None):
+        root = "" if Path(self.root) == Path(cli.DEFAULT_CHECKPOINT_ROOT) else f" --checkpoint-root {shlex.quote(str(self.root))}"
+        return f"python DCGAN_train.py{root} -r {epoch} {self.number} {last_epoch or self.last_epoch}"
+
+
+def plan(root, number, epochs, restore_epoch=None, config_path=None, overrides=None, data_arg=None):
+    """Resolve the config and check the session; raise UserError before anything is written."""
+    root = Path(root)
+    session = sessions.session_dir(root, number)
+    if restore_epoch is None:
+        existing = sessions.checkpoint_epochs(session) if session.is_dir() else {}
+        if existing:
+            newest = max(existing)
+            raise UserError(
+                f"Session {number} already has checkpoints (epochs {', '.join(map(str, existing))}); nothing "
+                f"was changed. To continue it: "
+                f"{Plan(root, number, {}, epochs).resume_command(newest, max(epochs, newest + 1))}. "
+                f"To start over, use a new session number.")
+        cfg = config_lib.load_config(config_path, overrides)
+        result = Plan(root, number, cfg, epochs)
+    else:
+        sessions.find_session(root, number)
+        restore_epoch, prefix = sessions.pick_checkpoint(session, restore_epoch)
+        later = [e for e in sessions.checkpoint_epochs(session) if e > restore_epoch]
+        if later:
+            raise UserError(
+                f"Session {number} has checkpoints after epoch {restore_epoch} ({', '.join(map(str, later))}); "
+                f"resuming from {restore_epoch} would replace them. Resume from the newest with "
+                f"-r {max(later)}, or copy the session folder to a new number to branch from epoch {restore_epoch}.")
+        if epochs <= restore_epoch:
+            raise UserError(f"EPOCHS ({epochs}) must be greater than the restored epoch ({restore_epoch}): "
+                            f"it is the last epoch to train, e.g. -r {restore_epoch} {number} {restore_epoch + 10}.")
+        stored = sessions.read_stored_config(session)
+        cfg = config_lib.load_config(config_path, overrides, base=stored)
+        result = Plan(root, number, cfg, epochs, restore_epoch, prefix)
+    if data_arg is not None:
+        cfg.update(resolve_data_arg(data_arg, cfg["dataset"]))
+        result.cfg = config_lib.validate(cfg)
+    if result.restore_prefix:
+        changed = config_lib.architecture_changes(stored, result.cfg)
+        if changed:
+            raise UserError(f"Session {number} was trained with another architecture; a restore cannot change "
+                            f"{'; '.join(changed)}. Drop those overrides, or start a new session.")
+        result.config_changes = [f"{k}: {stored[k]} -> {v}" for k, v in result.cfg.items() if stored[k] != v]
+    return result
+
+
+def build_state(plan, strategy=None):
+    """The networks and optimizers, restored from the planned checkpoint if any."""
+    state = sessions.GanState(plan.cfg, strategy)
+    if plan.restore_prefix:
+        state.restore(plan.restore_prefix)
+        if int(state.epoch.numpy()) != plan.restore_epoch:
+            raise UserError(f"{plan.restore_prefix} holds the state of epoch {int(state.epoch.numpy())}, not "
+                            f"{plan.restore_epoch}: the session folder is inconsistent. Restore it from a backup.")
+        print(f"Restored session {plan.number} from {plan.restore_prefix} (end of epoch {plan.restore_epoch}).")
+    return state
+
+
+def make_train_step(state, cfg, strategy, global_batch_size):
+    """One simultaneous G and D update; returns the batch means of METRICS."""
+    generator, discriminator = state.generator, state.discriminator
+
+    def replica_step(real):
+        noise = models.noise(state.noise_rng, tf.shape(real)[0], cfg)
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = generator(noise, training=True)
+            real_logits = discriminator(real, training=True)
+            fake_logits = discriminator(fake, training=True)
+            # Averaged over the global batch: summing the replicas then gives the batch mean.
+            g_loss = tf.nn.compute_average_loss(models.generator_loss(fake_logits), global_batch_size=global_batch_size)
+            d_loss = tf.nn.compute_average_loss(
+                models.discriminator_loss(real_logits, fake_logits, cfg["label_smoothing"]),
+                global_batch_size=global_batch_size)
+        g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
+        d_grads = d_tape.gradient(d_loss, discriminator.trainable_variables)
+        state.g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
+        state.d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
+        acc_real, acc_fake = models.accuracy(real_logits, fake_logits)
+        return tf.stack([g_loss, d_loss, tf.reduce_sum(acc_real) / global_batch_size,
+                         tf.reduce_sum(acc_fake) / global_batch_size])
+
+    @tf.function
+    def train_step(real):
+        per_replica = strategy.run(replica_step, args=(real,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return train_step
+
+
+class GracefulStop:
+    """SIGINT/SIGTERM set a flag the loop checks at each step; a second signal aborts at once."""
+
+    def __enter__(self):
+        self.signum = None
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name} received: stopping after this step "
+              "(send it again to abort at once).", flush=True)
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def _prepare_folder(plan, progress):
+    try:
+        plan.session.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"Cannot create the session folder {plan.session} ({e.strerror}). "
+                        "Pass a writable folder with --checkpoint-root DIR.") from None
+    if plan.restore_prefix:
+        progress.keep_until(plan.restore_epoch)
+        for change in plan.config_changes:
+            print(f"Config change on resume: {change}")
+    else:
+        progress.keep_until(0)  # a session without checkpoints: its old grids and rows are stale
+    if not plan.restore_prefix or plan.config_changes:
+        (plan.session / "config.yaml").write_text(config_lib.dump(plan.cfg))
+
+
+def run(plan, state, training_images, strategy=None):
+    """Train epochs restore_epoch+1 .. last_epoch. Returns the process exit code."""
+    cfg = plan.cfg
+    strategy = strategy or tf.distribute.get_strategy()
+    images = training_images.images
+    batch_size = cfg["batch_size"]
+    steps = steps_per_epoch(len(images), batch_size)
+    if steps == 0:
+        raise UserError(f"The training set has {len(images)} images, fewer than one batch ({batch_size}). "
+                        f"Add images or lower the batch size, e.g. --set batch_size={max(1, len(images))}.")
+    _report_skipped(training_images)
+    if cfg["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+
+    progress = SessionProgress(plan.session)
+    _prepare_folder(plan, progress)
+    manager = tf.train.CheckpointManager(state.checkpoint, str(plan.session), max_to_keep=cfg["max_to_keep"],
+                                         checkpoint_name=sessions.CHECKPOINT_NAME)
+    train_step = make_train_step(state, cfg, strategy, batch_size)
+    print(f"Session {plan.number}: {len(images)} images from {training_images.source}, {steps} steps of "
+          f"{batch_size} per epoch, epochs {plan.restore_epoch + 1}..{plan.last_epoch}, in {plan.session}")
+
+    saved = plan.restore_epoch if plan.restore_prefix else None
+    completed = plan.restore_epoch
+    with GracefulStop() as stop:
+        for epoch in range(plan.restore_epoch + 1, plan.last_epoch + 1):
+            metrics = _train_epoch(epoch, plan, train_step, strategy, images, steps, stop)
+            if metrics is None:
+                break
+            completed = epoch
+            state.epoch.assign(epoch)
+            progress.record_epoch(epoch, state.samples(), metrics)
+            note = ""
+            if epoch % cfg["checkpoint_every"] == 0 or epoch == plan.last_epoch or stop.signum:
+                _save(manager, epoch)
+                saved = epoch
+                progress.write_summaries()
+                note = f"  saved ckpt-{epoch}"
+            print(f"epoch {epoch}/{plan.last_epoch}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in METRICS) +
+                  f"  {metrics['seconds']:.0f}s  {metrics['images_per_sec']:.0f} img/s{note}", flush=True)
+            if stop.signum:
+                break
+
+    if stop.signum:
+        if saved != completed and completed > plan.restore_epoch:
+            _save(manager, completed)
+            saved = completed
+        progress.write_summaries()
+        resume = plan.resume_command(saved) if saved else f"python DCGAN_train.py {plan.number} {plan.last_epoch}"
+        print(f"Stopped after epoch {completed}; saved checkpoints are intact. Resume with: {resume}")
+        return 128 + stop.signum
+    print(f"Done. Samples: {progress.images_dir}/, animation: {progress.gif_path}, "
+          f"metrics: {progress.metrics_path}, plot: {progress.plot_path}")
+    return 0
+
+
+def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):
+    """Metrics of one epoch, or None when a stop signal interrupted it."""
+    cfg = plan.cfg
+    dataset = strategy.experimental_distribute_dataset(
+        epoch_dataset(images, cfg["batch_size"], cfg["seed"], epoch, cfg["flip"]))
+    bar = StepProgress(epoch, plan.last_epoch, steps)
+    totals = np.zeros(len(METRICS))
+    start = time.monotonic()
+    step = 0
+    for step, batch in enumerate(dataset, start=1):
+        totals += train_step(batch).numpy()
+        bar.update(step, dict(zip(METRICS, totals / step)))
+        if stop.signum:
+            return None
+    seconds = time.monotonic() - start
+    metrics = dict(zip(METRICS, totals / step))
+    return dict(metrics, seconds=seconds, images_per_sec=step * cfg["batch_size"] / seconds)
+
+
+def _save(manager, epoch):
+    try:
+        manager.save(checkpoint_number=epoch)
+    except (tf.errors.OpError, OSError) as e:
+        raise UserError(f"Saving the checkpoint of epoch {epoch} failed ({type(e).__name__}: "
+                        f"{getattr(e, 'message', e)}). Earlier checkpoints are intact; free disk space "
+                        "and resume from the newest one.") from None
+
+
+def _report_skipped(training_images, shown=20):
+    skipped = training_images.skipped
+    if not skipped:
+        return
+    print(f"Skipped {len(skipped)} files in {training_images.source} that cannot be used "
+          "(--strict makes this an error):")
+    for path, reason in skipped[:shown]:
+        print(f"  {path}: {reason}")
+    if len(skipped) > shown:
+        print(f"  ... and {len(skipped) - shown} more")
