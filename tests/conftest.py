@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny configs, image folders and trained sessions, all in temporary folders."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A network small enough to train a few steps in seconds on two cores.
+TINY = ["--set", "g_filters=8", "--set", "d_filters=8", "--set", "batch_size=4", "--set", "num_examples=9"]
+
+
+def run_script(script, *args, cwd=None, timeout=300, env=None):
+    """Run one of the project's scripts as a user would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {})))
+
+
+def make_image_folder(folder, count=8, size=(40, 36), mode="RGB", seed=0):
+    """A folder of small random-ish images of one mode, as PNG and JPEG."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        channels = {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+        pixels = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+        image = Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode)
+        image.save(folder / f"img_{i:03d}.{'png' if i % 2 or mode == 'RGBA' else 'jpg'}")
+    return folder
+
+
+def snapshot(folder):
+    """{relative path: bytes} of every file below folder: compare to prove nothing changed."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def train_session(root, number, epochs, data, *extra):
+    result = run_script("DCGAN_train.py", "--checkpoint-root", root, number, epochs, "--data", data, *TINY, *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="session")
+def gray_session(tmp_path_factory):
+    """(checkpoint root, session number): 28x28x1, trained 2 epochs on 8 images."""
+    base = tmp_path_factory.mktemp("gray")
+    data = make_image_folder(base / "images", mode="L")
+    train_session(base / "ckpts", 1, 2, data, "--set", "channels=1")
+    return base / "ckpts", 1
+
+
+@pytest.fixture(scope="session")
+def rgb_session(tmp_path_factory):
+    """(checkpoint root, session number): 32x32x3, trained 1 epoch on 8 images."""
+    base = tmp_path_factory.mktemp("rgb")
+    data = make_image_folder(base / "images", mode="RGB")
+    train_session(base / "ckpts", 3, 1, data, "--set", "channels=3", "--set", "image_size=32")
+    return base / "ckpts", 3

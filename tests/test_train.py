@@ -1,0 +1,132 @@
+"""DCGAN_train.py end to end: outputs of a session, resume with -r, and every refusal."""
+import csv
+import shutil
+
+import imageio.v3 as iio
+import pytest
+import yaml
+
+import cli
+import DCGAN_train
+from conftest import TINY, make_image_folder, run_script, snapshot
+
+
+def rows(session):
+    with open(session / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Session 1 trained for epochs 1..3 with a checkpoint every 2 epochs (so: 2 and 3)."""
+    base = tmp_path_factory.mktemp("train")
+    data = make_image_folder(base / "images", count=8)
+    root = base / "ck"
+    result = run_script("DCGAN_train.py", "--checkpoint-root", root, 1, 3, "--data", data, *TINY,
+                        "--set", "checkpoint_every=2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root, data, result
+
+
+def test_a_session_has_checkpoints_grids_gif_metrics_plot_and_logs(trained):
+    root, _, result = trained
+    session = root / "training_1"
+    state = (session / "checkpoint").read_text()
+    assert '"ckpt-2"' in state and '"ckpt-3"' in state and '"ckpt-1"' not in state
+    assert sorted(p.name for p in (session / "images").iterdir()) == [f"epoch_000{i}.png" for i in (1, 2, 3)]
+    grid = iio.imread(session / "images" / "epoch_0001.png")
+    assert grid.ndim == 2 and grid.shape == (2 * (3 * 30 + 2), 2 * (3 * 30 + 2))  # 9 tiles of 28+2 px, x2
+    assert iio.improps(session / "progress.gif").shape[0] == 3
+    assert [r["epoch"] for r in rows(session)] == ["1", "2", "3"]
+    assert set(rows(session)[0]) == {"epoch", "g_loss", "d_loss", "d_acc_real", "d_acc_fake", "seconds",
+                                     "images_per_sec"}
+    assert iio.improps(session / "losses.png").shape[0] > 100
+    assert list((session / "logs").glob("events.out.tfevents.*"))
+    stored = yaml.safe_load((session / "config.yaml").read_text())
+    assert stored["g_filters"] == 8 and stored["dataset"] == "folder"
+    assert "epoch 3/3" in result.stdout and "progress.gif" in result.stdout
+
+
+def test_epoch_grids_come_from_one_fixed_noise(trained):
+    root, _, _ = trained
+    first = iio.imread(root / "training_1" / "images" / "epoch_0001.png")
+    third = iio.imread(root / "training_1" / "images" / "epoch_0003.png")
+    assert first.shape == third.shape and (first != third).any()
+
+
+def test_resume_continues_numbering_and_appends_metrics(trained, tmp_path):
+    root, data, _ = trained
+    copy = tmp_path / "ck"
+    shutil.copytree(root, copy)
+    # No --set for the tiny architecture: the session's stored config rebuilds it.
+    result = run_script("DCGAN_train.py", "--checkpoint-root", copy, "-r", 3, 1, 5)
+    assert result.returncode == 0, result.stdout + result.stderr
+    session = copy / "training_1"
+    assert "Restored session 1" in result.stdout and "epoch 4/5" in result.stdout
+    assert [r["epoch"] for r in rows(session)] == ["1", "2", "3", "4", "5"]
+    assert rows(session)[:3] == rows(root / "training_1")
+    assert (session / "images" / "epoch_0005.png").exists()
+    assert iio.improps(session / "progress.gif").shape[0] == 5  # grids from before the restore included
+
+
+def test_resume_may_change_training_settings_and_records_them(trained, tmp_path):
+    root, _, _ = trained
+    copy = tmp_path / "ck"
+    shutil.copytree(root, copy)
+    result = run_script("DCGAN_train.py", "--checkpoint-root", copy, "-r", 3, 1, 4, "--set", "g_lr=1e-4")
+    assert result.returncode == 0, result.stderr
+    assert "g_lr: 0.0002 -> 0.0001" in result.stdout
+    assert yaml.safe_load((copy / "training_1" / "config.yaml").read_text())["g_lr"] == 1e-4
+
+
+@pytest.mark.parametrize("args, message", [
+    ([1, 5], "already has checkpoints (epochs 2, 3); nothing was changed. To continue it: python DCGAN_train.py"),
+    (["-r", 1, 1, 5], "no checkpoint for epoch 1. Epochs with a checkpoint: 2, 3"),
+    (["-r", 2, 1, 5], "checkpoints after epoch 2 (3)"),
+    (["-r", 3, 1, 3], "EPOCHS (3) must be greater than the restored epoch (3)"),
+    (["-r", 3, 7, 5], "Session 7 does not exist"),
+    (["-r", 3, 1, 5, "--set", "noise_dim=64"], "cannot change noise_dim: 100 -> 64"),
+    (["-r", 3, 1, 5, "--set", "channels=3"], "cannot change channels: 1 -> 3"),
+    (["-r", 3, 1, 5, "--set", "g_filters=16"], "cannot change g_filters: 8 -> 16"),
+    ([2, 5, "--set", "image_size=48"], "28, 32, 64, 128"),
+    ([2, 5, "--set", "epochs=5"], "Unknown config key 'epochs'"),
+    ([2, 5, "--data", "/no/such/folder"], "no such folder"),
+    ([2, 5, "--config", "/no/such.yaml"], "does not exist"),
+    (["two", 5], "session number must be a whole number"),
+    ([2, -1], "EPOCHS must be at least 1"),
+    (["-r", "x", 1, 5], "restore epoch (-r) must be a whole number"),
+])
+def test_refusals_are_one_clear_message_and_change_nothing(trained, args, message, capsys):
+    root, _, _ = trained
+    before = snapshot(root)
+    with pytest.raises(SystemExit) as exit_code:  # the script's own boundary, in-process to save start-ups
+        cli.run(lambda: DCGAN_train.main(["--checkpoint-root", str(root), *map(str, args)]))
+    stderr = capsys.readouterr().err
+    assert exit_code.value.code == 2 and message in stderr and stderr.count("error:") == 1
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    ([1, 5], "To continue it: python DCGAN_train.py"),
+    (["-r", 3, 1, 5, "--set", "noise_dim=64"], "cannot change noise_dim"),
+])
+def test_refusals_from_a_real_process_have_no_traceback(trained, args, message):
+    root, _, _ = trained
+    result = run_script("DCGAN_train.py", "--checkpoint-root", root, *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_too_few_images_for_a_batch_writes_nothing(tmp_path):
+    data = make_image_folder(tmp_path / "two", count=2)
+    result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", 1, 1, "--data", data, *TINY)
+    assert result.returncode == 2 and "fewer than one batch" in result.stderr
+    assert not (tmp_path / "ck").exists()
+
+
+def test_max_to_keep_prunes_old_checkpoints(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=4)
+    result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", 1, 3, "--data", data, *TINY,
+                        "--set", "max_to_keep=2")
+    assert result.returncode == 0, result.stderr
+    indexes = sorted(p.name for p in (tmp_path / "ck" / "training_1").glob("ckpt-*.index"))
+    assert indexes == ["ckpt-2.index", "ckpt-3.index"]
