@@ -1,0 +1,86 @@
+"""Generate images with a trained session's generator.
+
+    python generate_img.py 2 100 16                  # session 2 (noise_dim 100): 16 PNGs in
+                                                     # checkpoints/training_2/generated/
+    python generate_img.py 2 100 5000 --seed 7 --out data/augmented/sneaker
+
+Images are numbered img_000001.png, ...; a folder that already holds some gets the following
+numbers, never overwrites. A preview grid of the first 64 goes to the session's grid.png.
+"""
+import argparse
+import secrets
+import sys
+
+import cli
+from errors import UserError
+
+MAX_SEED = 2**63 - 1
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("training", metavar="TRAINING",
+                        help="session number N: the session lives in CHECKPOINT_ROOT/training_N/")
+    parser.add_argument("noise_dim", metavar="NOISE_DIM",
+                        help="the session's noise dimension (noise_dim in its config.yaml); checked, not changed")
+    parser.add_argument("num", metavar="NUM", help="number of images to generate")
+    parser.add_argument("--epoch", metavar="E",
+                        help="use the checkpoint of epoch E (default: the newest)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="folder for the PNGs, created if missing (default: CHECKPOINT_ROOT/training_N/generated)")
+    parser.add_argument("--grid", metavar="FILE",
+                        help="where the preview grid of the first 64 images goes, replaced on each run "
+                             "(default: CHECKPOINT_ROOT/training_N/grid.png; never inside --out)")
+    parser.add_argument("--seed", metavar="S",
+                        help="seed of the latent vectors: the same session, epoch, seed and batch size give "
+                             "identical files (default: a fresh random seed, printed)")
+    parser.add_argument("--batch-size", metavar="B", default="256",
+                        help="images per generator call; also part of what --seed reproduces (default: 256)")
+    parser.add_argument("--checkpoint-root", metavar="DIR", default=cli.DEFAULT_CHECKPOINT_ROOT,
+                        help="folder holding the training_N session folders (default: checkpoints)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    number = cli.parse_count(args.training, "TRAINING (the session number)")
+    noise_dim = cli.parse_count(args.noise_dim, "NOISE_DIM", minimum=1)
+    count = cli.parse_count(args.num, "NUM (the number of images)", minimum=1)
+    epoch = None if args.epoch is None else cli.parse_count(args.epoch, "--epoch", minimum=1)
+    batch_size = cli.parse_count(args.batch_size, "--batch-size", minimum=1)
+    seed = secrets.randbelow(2**31) if args.seed is None else cli.parse_count(args.seed, "--seed")
+    if seed > MAX_SEED:
+        raise UserError(f"--seed must be at most {MAX_SEED}, got {seed}.")
+    try:
+        return _run(args, number, noise_dim, count, epoch, batch_size, seed)
+    except KeyboardInterrupt:  # while TensorFlow loads; generation itself reports how far it got
+        print("\nInterrupted. Every file written so far is complete.", file=sys.stderr)
+        return 130
+
+
+def _run(args, number, noise_dim, count, epoch, batch_size, seed):
+    # Imported after the arguments are checked, so mistakes are answered without loading TensorFlow.
+    import generation
+    import sessions
+
+    session = sessions.find_session(args.checkpoint_root, number)
+    generation.check_noise_dim(sessions.read_stored_config(session), noise_dim, number)
+    out_dir = args.out or session / "generated"
+    grid_path = args.grid or session / "grid.png"
+    generation.check_paths(out_dir, grid_path)
+    state, epoch = sessions.load_session(args.checkpoint_root, number, epoch)
+    repeat = "" if args.seed is not None else f" (repeat this run with --seed {seed})"
+    print(f"Session {number}, epoch {epoch}, seed {seed}{repeat}, batch size {batch_size}")
+
+    result = generation.generate(state, count, seed, out_dir, grid_path, batch_size)
+    if result.interrupted:
+        last = f", {result.name(result.first)} .. {result.name(result.first + result.written - 1)}" if result.written else ""
+        print(f"Interrupted: {result.written} of {count} images written to {result.folder}{last}; "
+              "every file there is complete.")
+        return 130
+    print(f"Done: {result.written} images in {result.folder}; preview grid: {result.grid}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,200 @@
+"""Generating images from a trained session: latent batches through the generator, while a
+background thread writes the previous batch as numbered PNGs.
+
+Files are named img_000001.png, img_000002.png, ... so they sort in generation order. A run
+never overwrites: in a folder that already holds img_N.png files the numbering continues after
+the highest N. Every PNG is written atomically (imaging.write_png), and the writer stops between
+two files on Ctrl-C, so the folder holds whole files only, numbered without gaps.
+"""
+import re
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import imaging
+import models
+from errors import UserError
+
+MIN_DIGITS = 6
+GRID_IMAGES = 64  # the preview grid shows at most this many images (8 x 8)
+# Batches generated but not yet written: the writer can fall this far behind before the
+# generator waits, which keeps memory flat however many images are asked for.
+IN_FLIGHT = 2
+_NAME = re.compile(r"^img_(\d+)\.png$")
+
+
+@dataclass
+class Result:
+    folder: Path
+    first: int            # index of the first image of this run
+    written: int          # images of this run on disk (fewer than asked when interrupted)
+    width: int            # digits in the file names
+    grid: Path = None     # None when interrupted: the preview is written only after a full run
+    interrupted: bool = False
+
+    def name(self, index):
+        return image_name(index, self.width)
+
+
+def image_name(index, width=MIN_DIGITS):
+    return f"img_{index:0{width}d}.png"
+
+
+def check_noise_dim(cfg, noise_dim, number):
+    """The generator takes (B, cfg['noise_dim']) latents; refuse any other NOISE_DIM."""
+    if noise_dim != cfg["noise_dim"]:
+        raise UserError(f"Session {number} was trained with noise dimension {cfg['noise_dim']}, not {noise_dim}. "
+                        f"Use: python generate_img.py {number} {cfg['noise_dim']} NUM")
+
+
+def check_paths(out_dir, grid_path):
+    """Refuse output paths that cannot work, before the (slow) model load and before any write."""
+    out_dir, grid_path = Path(out_dir), Path(grid_path)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"The output folder {out_dir} is a file. Pass a folder to --out.")
+    if grid_path.is_dir():
+        raise UserError(f"The grid file {grid_path} is a folder. Pass a file name to --grid, e.g. {grid_path / 'grid.png'}.")
+    if grid_path.suffix.lower() != ".png":
+        raise UserError(f"The grid file {grid_path} must end in .png (it is written as a PNG).")
+    # A class-per-folder loader reads every image below the output folder, subfolders included.
+    if out_dir.resolve() in grid_path.resolve().parents:
+        raise UserError(f"The grid {grid_path} would be inside the output folder {out_dir}, where a dataset "
+                        "loader would take it for one more generated image. Put it elsewhere with --grid FILE.")
+
+
+def next_index(folder):
+    """1 + the highest N of the img_N.png files in folder; 1 for a new or empty folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 1
+    found = [int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return max(found, default=0) + 1
+
+
+class _Writer:
+    """Writes batches of generator output as PNGs on one background thread, in order, so the files
+    on disk are always a gap-free run of numbers; stop() takes effect between two files."""
+
+    def __init__(self, folder, width):
+        self.folder, self.width = Path(folder), width
+        self.written = 0
+        self._stop = threading.Event()
+
+    def stop(self):
+        self._stop.set()
+
+    def write(self, images, first_index):
+        tiles = imaging.to_uint8(images)  # (B, H, W, C) uint8
+        for offset, tile in enumerate(tiles):
+            if self._stop.is_set():
+                return
+            path = self.folder / image_name(first_index + offset, self.width)
+            # Checked again here, not only at start: another run may be writing into the same folder.
+            if path.exists():
+                raise UserError(f"{path} appeared while this run was writing: is another run writing into "
+                                f"{self.folder}? Nothing was overwritten; give each run its own --out folder.")
+            try:
+                imaging.write_png(path, tile)
+            except OSError as e:
+                raise UserError(f"Writing {path} failed ({e.strerror or e}). The images before it are complete; "
+                                "free disk space or pass another folder to --out.") from None
+            self.written += 1
+
+
+class _Progress:
+    """A Keras progress bar on a terminal; elsewhere (logs, pipes) a plain line every ~10%."""
+
+    def __init__(self, total):
+        self.total = total
+        self.start = time.monotonic()
+        self._every = max(1, total // 10)
+        self._next = self._every
+        self.bar = None
+        if sys.stdout.isatty():
+            import keras
+            self.bar = keras.utils.Progbar(total, unit_name="image")
+
+    def update(self, written):
+        if self.bar:
+            self.bar.update(written)
+        elif written >= self._next or (written == self.total and self._next <= self.total):
+            elapsed = time.monotonic() - self.start
+            eta = elapsed / written * (self.total - written) if written else 0.0
+            print(f"{written}/{self.total} images written ({100 * written // self.total}%), eta {eta:.0f}s",
+                  flush=True)
+            # Past the total once the last line is out, so it is printed once.
+            self._next = self.total + 1 if written == self.total else (written // self._every + 1) * self._every
+
+
+def generate(state, count, seed, out_dir, grid_path, batch_size=256):
+    """Write `count` images from state.generator into out_dir and a preview grid to grid_path.
+
+    The latents come from tf.random.Generator.from_seed(seed), one draw of models.noise per
+    batch, so the same checkpoint, seed and batch size give byte-identical files.
+    A Ctrl-C stops the run cleanly: the Result says how many images were written.
+    """
+    cfg = state.cfg
+    out_dir = Path(out_dir)
+    first = next_index(out_dir)
+    width = max(MIN_DIGITS, len(str(first + count - 1)))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"Cannot create the output folder {out_dir} ({e.strerror}). Pass another one to --out.") from None
+    if first > 1:
+        print(f"{out_dir} already holds images up to {image_name(first - 1, width)}: numbering continues at "
+              f"{image_name(first, width)} (existing files are never overwritten).")
+    print(f"Writing {count} images to {out_dir}: {image_name(first, width)} .. {image_name(first + count - 1, width)}")
+
+    rng = tf.random.Generator.from_seed(seed)
+    writer = _Writer(out_dir, width)
+    progress = _Progress(count)
+    preview = []  # the first GRID_IMAGES images of this run, in [-1, 1]
+    pending = deque()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
+    done, finished = 0, False
+    try:
+        while done < count:
+            size = min(batch_size, count - done)
+            images = state.generator(models.noise(rng, size, cfg), training=False).numpy()  # (B, H, W, C)
+            if done < GRID_IMAGES:
+                preview.append(images[:GRID_IMAGES - done])
+            pending.append(pool.submit(writer.write, images, first + done))
+            done += size
+            # Wait for the oldest batch only when too many are queued, or at the end.
+            while len(pending) > IN_FLIGHT or (done == count and pending):
+                pending.popleft().result()
+                progress.update(writer.written)
+        finished = True
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if not finished:  # interrupted or failed: let the file being written complete, drop the rest
+            writer.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+    if progress.bar and not finished:
+        print()  # the bar leaves the cursor at the end of its line
+    result = Result(out_dir, first, writer.written, width, interrupted=not finished)
+    if finished:
+        result.grid = _write_grid(np.concatenate(preview), grid_path)
+    return result
+
+
+def _write_grid(images, path):
+    path = Path(path)
+    tiles = imaging.to_uint8(images)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Small images are enlarged (nearest neighbour) so the preview is viewable.
+        imaging.write_png(path, imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1])))
+    except OSError as e:
+        raise UserError(f"Writing the grid {path} failed ({e.strerror or e}); the images themselves are "
+                        "complete. Pass another file to --grid.") from None
+    return path
