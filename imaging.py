@@ -5,6 +5,7 @@ target, so a killed process leaves either the old file or the new one, never hal
 """
 import math
 import os
+import tempfile
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -31,9 +32,12 @@ def grid(images, columns=None, pad=2, scale=1):
 
 
 def write_atomic(path, write):
-    """Call write(temporary_path), then rename it to path."""
+    """Call write(temporary_path), then rename it to path. The temporary name is unique, so two
+    processes writing the same target never write into one file."""
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
+    os.close(handle)
+    temporary = Path(name)
     try:
         write(temporary)
         os.replace(temporary, path)

@@ -7,6 +7,8 @@ images/, metrics.csv, losses.png, progress.gif and logs/. Every reader of a sess
 restores with an assertion that every value matched.
 """
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import keras
@@ -14,8 +16,13 @@ import tensorflow as tf
 import yaml
 
 import config as config_lib
+import imaging
 import models
 from errors import UserError
+
+# TensorFlow's Python warnings (e.g. about unrestored values after a failed restore) say nothing
+# a user can act on; our own messages do.
+tf.get_logger().setLevel("ERROR")
 
 CHECKPOINT_NAME = "ckpt"
 STATE_FILE = "checkpoint"
@@ -49,26 +56,69 @@ def read_stored_config(session):
         raise UserError(f"{path} is not a valid session config: {e}") from None
 
 
-def checkpoint_epochs(session):
-    """{epoch: checkpoint prefix} of the checkpoints the state file lists (only complete saves)."""
-    session = Path(session)
-    state_path = session / STATE_FILE
-    if not state_path.exists():
-        return {}
+def _complete_on_disk(session):
+    """{epoch: prefix} of checkpoints whose index and every data shard are present."""
+    epochs = {}
+    for index in Path(session).glob(f"{CHECKPOINT_NAME}-*.index"):
+        match = _CHECKPOINT.match(index.stem)
+        shards = list(index.parent.glob(f"{index.stem}.data-*-of-*"))
+        if match and shards and len(shards) == int(shards[0].name.rsplit("-of-", 1)[1]):
+            epochs[int(match.group(1))] = str(index.with_suffix(""))
+    return epochs
+
+
+def _read_state(session):
+    """The epochs the state file lists, or None when it is missing or unreadable."""
+    if not (Path(session) / STATE_FILE).exists():
+        return None
     try:
         state = tf.train.get_checkpoint_state(str(session))
-    except Exception as e:  # text-format parse errors come in several types
-        raise UserError(f"The checkpoint state file {state_path} is damaged ({type(e).__name__}). "
-                        "Restore it from a backup; the ckpt-* files beside it are untouched.") from None
+    except Exception:  # an empty file raises ValueError; other damage comes in several types
+        return None
     if state is None:
-        raise UserError(f"The checkpoint state file {state_path} is empty or damaged. "
-                        "Restore it from a backup; the ckpt-* files beside it are untouched.")
-    epochs = {}
-    for prefix in state.all_model_checkpoint_paths:
-        match = _CHECKPOINT.match(Path(prefix).name)
-        if match:
-            epochs[int(match.group(1))] = str(session / Path(prefix).name)
-    return dict(sorted(epochs.items()))
+        return None
+    return [int(m.group(1)) for p in state.all_model_checkpoint_paths if (m := _CHECKPOINT.match(Path(p).name))]
+
+
+def checkpoint_epochs(session, warn=True):
+    """{epoch: prefix} of the complete checkpoints of a session, in epoch order.
+
+    The state file is the record of which saves finished; a save killed midway never reaches it.
+    Entries whose files are gone (a kill while old checkpoints were being deleted) are left out.
+    When the state file itself is damaged or missing, the complete checkpoints on disk are used.
+    """
+    on_disk = _complete_on_disk(session)
+    listed = _read_state(session)
+    if listed is None:
+        if on_disk and warn:
+            print(f"warning: the checkpoint state file of {session} is missing or damaged; using the complete "
+                  f"checkpoints found on disk (epochs {', '.join(map(str, sorted(on_disk)))}).", file=sys.stderr)
+        return dict(sorted(on_disk.items()))
+    return {epoch: on_disk[epoch] for epoch in sorted(listed) if epoch in on_disk}
+
+
+def reconcile(session):
+    """Make the folder match its checkpoint list: remove what interrupted saves and deletions left
+    behind, and rewrite the state file. Called only once training goes ahead."""
+    session = Path(session)
+    kept = checkpoint_epochs(session, warn=False)
+    kept_names = {Path(prefix).name for prefix in kept.values()}
+    for path in session.glob(f"{CHECKPOINT_NAME}-*"):
+        if path.name.split(".")[0] not in kept_names:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if kept and _read_state(session) != list(kept):
+        _write_state(session, kept)
+
+
+def _write_state(session, kept):
+    """The `checkpoint` state file (a text proto) listing `kept`. Each entry needs its timestamp:
+    CheckpointManager stops tracking, and never prunes, entries without one."""
+    stamps = {epoch: Path(f"{prefix}.index").stat().st_mtime for epoch, prefix in kept.items()}
+    lines = [f'model_checkpoint_path: "{Path(kept[max(kept)]).name}"']
+    lines += [f'all_model_checkpoint_paths: "{Path(prefix).name}"' for prefix in kept.values()]
+    lines += [f"all_model_checkpoint_timestamps: {stamps[epoch]!r}" for epoch in kept]
+    lines += [f"last_preserved_timestamp: {min(stamps.values()) - 1.0!r}"]
+    imaging.write_atomic(Path(session) / STATE_FILE, lambda t: Path(t).write_text("\n".join(lines) + "\n"))
 
 
 def find_session(root, number):
@@ -131,9 +181,12 @@ class GanState:
                             f"config.yaml ({str(e).splitlines()[0][:200]}). Was config.yaml edited? "
                             "Put back the config the session was trained with.") from None
         except (tf.errors.OpError, OSError) as e:
-            raise UserError(f"Checkpoint {prefix} cannot be read: its files are damaged or missing "
-                            f"({type(e).__name__}: {e.message if hasattr(e, 'message') else e}). "
-                            "Resume from an older checkpoint with -r EPOCH.") from None
+            reason = str(getattr(e, "message", e)).split("}} ")[-1].split(" [Op:")[0]
+            others = [epoch for epoch, p in checkpoint_epochs(Path(prefix).parent, warn=False).items()
+                      if p != str(prefix)]
+            raise UserError(f"Checkpoint {prefix} is damaged and cannot be loaded: {reason} (files "
+                            f"{Path(prefix).name}.index and {Path(prefix).name}.data-*). Nothing was changed. "
+                            f"Use another checkpoint; epochs with one: {', '.join(map(str, others)) or 'none'}.") from None
         # The learning rate is a setting, not state: the current config wins over the checkpoint.
         self.g_optimizer.learning_rate.assign(self.cfg["g_lr"])
         self.d_optimizer.learning_rate.assign(self.cfg["d_lr"])

@@ -153,6 +153,7 @@ def _prepare_folder(plan, progress):
     except OSError as e:
         raise UserError(f"Cannot create the session folder {plan.session} ({e.strerror}). "
                         "Pass a writable folder with --checkpoint-root DIR.") from None
+    sessions.reconcile(plan.session)
     if plan.restore_prefix:
         progress.keep_until(plan.restore_epoch)
         for change in plan.config_changes:
@@ -242,6 +243,7 @@ def _save(manager, epoch):
     try:
         manager.save(checkpoint_number=epoch)
     except (tf.errors.OpError, OSError) as e:
+        sessions.reconcile(manager.directory)  # drop the half-written files; the state file never listed them
         raise UserError(f"Saving the checkpoint of epoch {epoch} failed ({type(e).__name__}: "
                         f"{getattr(e, 'message', e)}). Earlier checkpoints are intact; free disk space "
                         "and resume from the newest one.") from None
