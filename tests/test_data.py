@@ -122,3 +122,24 @@ def test_flip_mirrors_about_half_the_images():
     assert 60 < mirrored.sum() < 140
     assert ((flipped[:, 0, :, 0] == [0, 1, 2, 3]).all(axis=1) | mirrored).all()
     assert (images[:, 0, :, 0] == [0, 1, 2, 3]).all()  # the source array is left alone
+
+
+def test_fashion_mnist_is_found_where_make_test_installs_it():
+    """`make test` installs Debian's dataset-fashion-mnist; the loader must find it without a download."""
+    def no_download(name):
+        raise AssertionError("a download was attempted although the files are on disk")
+
+    images, source = datasets.load_idx_dataset("fashion_mnist", download=no_download)
+    assert images.shape == (60000, 28, 28) and images.dtype == np.uint8
+    assert 60 < images.mean() < 80  # Fashion-MNIST's mean pixel is about 73; MNIST's about 33
+
+
+def test_data_argument_names_a_dataset_an_idx_folder_or_an_image_folder(tmp_path):
+    assert datasets.resolve_data_arg("mnist", "fashion_mnist") == {"dataset": "mnist", "data_dir": None}
+    write_idx(tmp_path / "idx", np.zeros((2, 28, 28), np.uint8))
+    assert datasets.resolve_data_arg(str(tmp_path / "idx"), "mnist") == {"dataset": "mnist",
+                                                                         "data_dir": str(tmp_path / "idx")}
+    (tmp_path / "photos").mkdir()
+    assert datasets.resolve_data_arg(str(tmp_path / "photos"), "mnist")["dataset"] == "folder"
+    with pytest.raises(UserError, match="no such folder"):
+        datasets.resolve_data_arg(str(tmp_path / "nothing"), "mnist")
