@@ -23,6 +23,9 @@ def parse_args(argv):
                         help="override one config key, e.g. --set g_lr=1e-4 (repeatable)")
     parser.add_argument("--checkpoint-root", metavar="DIR", default=cli.DEFAULT_CHECKPOINT_ROOT,
                         help="folder holding the training_N session folders (default: checkpoints)")
+    parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
+                        help="tf.distribute strategy: mirrored trains on all local GPUs, splitting each batch "
+                             "(default: one device)")
     parser.add_argument("--strict", action="store_true",
                         help="stop with an error on any image file that cannot be used, instead of skipping it")
     return parser.parse_args(argv)
@@ -40,9 +43,10 @@ def main(argv=None):
 
     plan = training.plan(args.checkpoint_root, number, epochs, restore, args.config,
                          config.parse_overrides(args.overrides), args.data)
-    state = training.build_state(plan)  # a mismatched checkpoint fails here, before the data is decoded
+    strategy = training.make_strategy(args.strategy)
+    state = training.build_state(plan, strategy)  # a mismatched checkpoint fails here, before the data is decoded
     images = load_training_images(plan.cfg, strict=args.strict)
-    return training.run(plan, state, images)
+    return training.run(plan, state, images, strategy)
 
 
 if __name__ == "__main__":

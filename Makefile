@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 FASHION_MNIST := train-images-idx3-ubyte.gz
 
-.PHONY: demo test bench fashion-mnist clean-venv
+.PHONY: demo test bench fashion-mnist xvfb clean-venv
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ fashion-mnist:
 	         "apt-get install dataset-fashion-mnist); the training script will otherwise try Keras' download."; \
 	fi
 
-test: $(STAMP) fashion-mnist
+# The desktop app's GUI test draws on a virtual X display.
+xvfb:
+	@command -v Xvfb >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    echo "Installing Debian's xvfb ..." && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb >/dev/null; } || \
+	    { echo "Xvfb is missing: install it (Debian: apt-get install xvfb)."; exit 1; }
+
+test: $(STAMP) fashion-mnist xvfb
 	$(PY) -m pytest
 
 # One epoch's worth of steps split over 4 short epochs of 15000 images, so progress.gif has 4 frames.

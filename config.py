@@ -17,8 +17,10 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
 DATASET_NAMES = ("fashion_mnist", "mnist")
 
-# Keys that change the shape of a weight: a restore may not change them.
-ARCHITECTURE_KEYS = ("image_size", "channels", "noise_dim", "g_filters", "d_filters", "d_batchnorm")
+# Keys that change the shape of a weight, or (mixed_precision: the loss-scale state) what a
+# checkpoint holds: a restore may not change them.
+ARCHITECTURE_KEYS = ("image_size", "channels", "noise_dim", "g_filters", "d_filters", "d_batchnorm",
+                     "mixed_precision")
 
 
 def _int(lo=None, hi=None, allow_none=False):
@@ -97,6 +99,8 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "label_smoothing": _float(0.0, 1.0, lo_open=True),
     "seed": _int(0, 2**31 - 1),
     "deterministic": _bool,
+    "mixed_precision": _bool,
+    "jit_compile": _bool,
     "checkpoint_every": _int(1),
     "max_to_keep": _int(1, allow_none=True),
     "num_examples": _int(1, 256),

@@ -145,6 +145,12 @@ def pick_checkpoint(session, epoch=None):
     return epoch, epochs[epoch]
 
 
+def _optimizer(learning_rate, cfg):
+    adam = keras.optimizers.Adam(learning_rate, beta_1=cfg["beta1"])
+    # float16 gradients underflow without a (dynamic) loss scale.
+    return keras.optimizers.LossScaleOptimizer(adam) if cfg["mixed_precision"] else adam
+
+
 class GanState:
     """Both networks, both optimizers, the epoch counter, the noise generator, the dropout
     generators and the fixed sample noise: everything needed to continue training exactly."""
@@ -155,8 +161,8 @@ class GanState:
         with strategy.scope():
             self.generator = models.build_generator(cfg)
             self.discriminator = models.build_discriminator(cfg)
-            self.g_optimizer = keras.optimizers.Adam(cfg["g_lr"], beta_1=cfg["beta1"])
-            self.d_optimizer = keras.optimizers.Adam(cfg["d_lr"], beta_1=cfg["beta1"])
+            self.g_optimizer = _optimizer(cfg["g_lr"], cfg)
+            self.d_optimizer = _optimizer(cfg["d_lr"], cfg)
             # Slots exist before a restore, so assert_consumed can check them too.
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)

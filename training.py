@@ -83,6 +83,13 @@ def plan(root, number, epochs, restore_epoch=None, config_path=None, overrides=N
     return result
 
 
+def make_strategy(name):
+    """tf.distribute strategy by name; create it before any other TensorFlow work."""
+    if name == "mirrored":  # every local GPU (or the one CPU); the global batch is split over them
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 def build_state(plan, strategy=None):
     """The networks and optimizers, restored from the planned checkpoint if any."""
     state = sessions.GanState(plan.cfg, strategy)
@@ -106,19 +113,23 @@ def make_train_step(state, cfg, strategy, global_batch_size):
             real_logits = discriminator(real, training=True)
             fake_logits = discriminator(fake, training=True)
             # Averaged over the global batch: summing the replicas then gives the batch mean.
-            g_loss = tf.nn.compute_average_loss(models.generator_loss(fake_logits), global_batch_size=global_batch_size)
+            g_loss = tf.nn.compute_average_loss(models.generator_loss(fake_logits),
+                                                global_batch_size=global_batch_size)
             d_loss = tf.nn.compute_average_loss(
                 models.discriminator_loss(real_logits, fake_logits, cfg["label_smoothing"]),
                 global_batch_size=global_batch_size)
-        g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
-        d_grads = d_tape.gradient(d_loss, discriminator.trainable_variables)
+            # Inside the tapes: identity unless the optimizer is a LossScaleOptimizer (mixed
+            # precision), whose apply_gradients unscales again.
+            g_scaled, d_scaled = state.g_optimizer.scale_loss(g_loss), state.d_optimizer.scale_loss(d_loss)
+        g_grads = g_tape.gradient(g_scaled, generator.trainable_variables)
+        d_grads = d_tape.gradient(d_scaled, discriminator.trainable_variables)
         state.g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
         state.d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
         acc_real, acc_fake = models.accuracy(real_logits, fake_logits)
         return tf.stack([g_loss, d_loss, tf.reduce_sum(acc_real) / global_batch_size,
                          tf.reduce_sum(acc_fake) / global_batch_size])
 
-    @tf.function
+    @tf.function(jit_compile=cfg["jit_compile"])
     def train_step(real):
         per_replica = strategy.run(replica_step, args=(real,))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
@@ -170,6 +181,9 @@ def run(plan, state, training_images, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     images = training_images.images
     batch_size = cfg["batch_size"]
+    if batch_size % strategy.num_replicas_in_sync:
+        raise UserError(f"batch_size {batch_size} does not split evenly over {strategy.num_replicas_in_sync} "
+                        f"replicas; use a multiple of {strategy.num_replicas_in_sync}.")
     steps = steps_per_epoch(len(images), batch_size)
     if steps == 0:
         raise UserError(f"The training set has {len(images)} images, fewer than one batch ({batch_size}). "

@@ -38,32 +38,38 @@ def noise(rng, batch_size, cfg):
     return rng.normal(shape)
 
 
+def _compute_dtype(cfg):
+    """mixed_float16 computes in float16 with float32 weights; the output layers keep float32."""
+    return "mixed_float16" if cfg.get("mixed_precision") else "float32"
+
+
 def build_generator(cfg):
     """Noise (B, noise_dim) -> image (B, size, size, channels) in [-1, 1]."""
     size, channels = cfg["image_size"], cfg["channels"]
     start, steps = layout(size)
     widths = [cfg["g_filters"] * 2 ** (steps - 1 - i) for i in range(steps)]  # e.g. [256, 128]
     inits = _initializers(cfg)
+    dtype = _compute_dtype(cfg)
 
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(cfg["noise_dim"],)))
-    model.add(layers.Dense(start * start * widths[0], use_bias=False, kernel_initializer=next(inits)))
-    model.add(layers.BatchNormalization())
-    model.add(layers.ReLU())
-    model.add(layers.Reshape((start, start, widths[0])))
+    model.add(layers.Dense(start * start * widths[0], use_bias=False, kernel_initializer=next(inits), dtype=dtype))
+    model.add(layers.BatchNormalization(dtype=dtype))
+    model.add(layers.ReLU(dtype=dtype))
+    model.add(layers.Reshape((start, start, widths[0]), dtype=dtype))
     assert model.output_shape == (None, start, start, widths[0])
 
     side = start
     for width in widths[1:]:
         side *= 2
         model.add(layers.Conv2DTranspose(width, 5, strides=2, padding="same", use_bias=False,
-                                         kernel_initializer=next(inits)))
-        model.add(layers.BatchNormalization())
-        model.add(layers.ReLU())
+                                         kernel_initializer=next(inits), dtype=dtype))
+        model.add(layers.BatchNormalization(dtype=dtype))
+        model.add(layers.ReLU(dtype=dtype))
         assert model.output_shape == (None, side, side, width)
 
     model.add(layers.Conv2DTranspose(channels, 5, strides=2, padding="same", activation="tanh",
-                                     kernel_initializer=next(inits)))
+                                     kernel_initializer=next(inits), dtype="float32"))
     assert model.output_shape == (None, size, size, channels)
     return model
 
@@ -73,6 +79,7 @@ def build_discriminator(cfg):
     size, channels = cfg["image_size"], cfg["channels"]
     _, steps = layout(size)
     inits = _initializers(cfg)
+    dtype = _compute_dtype(cfg)
 
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(size, size, channels)))
@@ -80,15 +87,15 @@ def build_discriminator(cfg):
     for i in range(steps):
         side //= 2
         width = cfg["d_filters"] * 2 ** i
-        model.add(layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=next(inits)))
+        model.add(layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=next(inits), dtype=dtype))
         if cfg["d_batchnorm"] and i > 0:  # the paper leaves the input layer without batchnorm
-            model.add(layers.BatchNormalization())
-        model.add(layers.LeakyReLU(negative_slope=0.2))
+            model.add(layers.BatchNormalization(dtype=dtype))
+        model.add(layers.LeakyReLU(negative_slope=0.2, dtype=dtype))
         if cfg["d_dropout"] > 0:
-            model.add(layers.Dropout(cfg["d_dropout"], seed=cfg["seed"] + i))
+            model.add(layers.Dropout(cfg["d_dropout"], seed=cfg["seed"] + i, dtype=dtype))
         assert model.output_shape == (None, side, side, width)
 
-    model.add(layers.Flatten())
-    model.add(layers.Dense(1, kernel_initializer=next(inits)))
+    model.add(layers.Flatten(dtype=dtype))
+    model.add(layers.Dense(1, kernel_initializer=next(inits), dtype="float32"))
     assert model.output_shape == (None, 1)
     return model
