@@ -11,11 +11,13 @@ from pathlib import Path
 import yaml
 
 from errors import UserError
-from models import SUPPORTED_SIZES
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
 DATASET_NAMES = ("fashion_mnist", "mnist")
+# Image sizes the networks are built for (models/dcgan.py); here so that reading a config never
+# has to load Keras.
+SUPPORTED_SIZES = (28, 32, 64, 128)
 
 # Keys that change the shape of a weight, or (mixed_precision: the loss-scale state) what a
 # checkpoint holds: a restore may not change them.

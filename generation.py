@@ -20,6 +20,7 @@ import tensorflow as tf
 
 import imaging
 import models
+from progress import ProgressReport
 from errors import UserError
 
 MIN_DIGITS = 6
@@ -108,31 +109,6 @@ class _Writer:
             self.written += 1
 
 
-class _Progress:
-    """A Keras progress bar on a terminal; elsewhere (logs, pipes) a plain line every ~10%."""
-
-    def __init__(self, total):
-        self.total = total
-        self.start = time.monotonic()
-        self._every = max(1, total // 10)
-        self._next = self._every
-        self.bar = None
-        if sys.stdout.isatty():
-            import keras
-            self.bar = keras.utils.Progbar(total, unit_name="image")
-
-    def update(self, written):
-        if self.bar:
-            self.bar.update(written)
-        elif written >= self._next or (written == self.total and self._next <= self.total):
-            elapsed = time.monotonic() - self.start
-            eta = elapsed / written * (self.total - written) if written else 0.0
-            print(f"{written}/{self.total} images written ({100 * written // self.total}%), eta {eta:.0f}s",
-                  flush=True)
-            # Past the total once the last line is out, so it is printed once.
-            self._next = self.total + 1 if written == self.total else (written // self._every + 1) * self._every
-
-
 def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     """Write `count` images from state.generator into out_dir and a preview grid to grid_path.
 
@@ -155,7 +131,7 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
 
     rng = tf.random.Generator.from_seed(seed)
     writer = _Writer(out_dir, width)
-    progress = _Progress(count)
+    progress = ProgressReport(count, "images written", unit_name="image")
     preview = []  # the first GRID_IMAGES images of this run, in [-1, 1]
     pending = deque()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")

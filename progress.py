@@ -101,24 +101,26 @@ def _plot(rows, path):
     plt.close(fig)
 
 
-class StepProgress:
-    """A Keras progress bar on a terminal; elsewhere (logs, the GUI) a plain line every ~10%."""
+class ProgressReport:
+    """A Keras progress bar on a terminal; elsewhere (logs, pipes, the GUI) a plain line
+    `LABEL done/total eta Ns key=value ...` about every 10%."""
 
-    def __init__(self, epoch, last_epoch, steps):
+    def __init__(self, total, label, unit_name="step", metrics=()):
         import keras
-        self.epoch, self.last_epoch, self.steps = epoch, last_epoch, steps
+        self.total, self.label = total, label
         self.start = time.monotonic()
-        self.bar = keras.utils.Progbar(steps, stateful_metrics=METRICS) if sys.stdout.isatty() else None
-        if self.bar:
-            print(f"Epoch {epoch}/{last_epoch}")
-        self._every = max(1, steps // 10)
+        self._every = max(1, total // 10)
+        self._next = self._every  # progress (done) at which the next plain line is due
+        tty = sys.stdout.isatty()
+        self.bar = keras.utils.Progbar(total, stateful_metrics=metrics, unit_name=unit_name) if tty else None
 
-    def update(self, step, means):
+    def update(self, done, values=None):
+        values = values or {}
         if self.bar:
-            self.bar.update(step, list(means.items()))
-        elif step % self._every == 0 or step == self.steps:
-            elapsed = time.monotonic() - self.start
-            eta = elapsed / step * (self.steps - step)
-            values = " ".join(f"{k}={v:.4f}" for k, v in means.items())
-            print(f"epoch {self.epoch}/{self.last_epoch} step {step}/{self.steps} eta {eta:.0f}s {values}",
-                  flush=True)
+            self.bar.update(done, list(values.items()))
+        elif done >= self._next:
+            eta = (time.monotonic() - self.start) / done * (self.total - done)
+            text = " ".join(f"{k}={v:.4f}" for k, v in values.items())
+            print(f"{self.label} {done}/{self.total} eta {eta:.0f}s {text}".rstrip(), flush=True)
+            # Updates may jump (a batch of images at a time): the next line is due at the next tenth.
+            self._next = self.total + 1 if done >= self.total else (done // self._every + 1) * self._every

@@ -5,6 +5,7 @@ saved work before a single file is touched; the loop stops cleanly on SIGINT or 
 """
 import shlex
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import models
 import sessions
 from data import epoch_dataset, resolve_data_arg, steps_per_epoch
 from errors import UserError
-from progress import METRICS, SessionProgress, StepProgress
+from progress import METRICS, ProgressReport, SessionProgress
 
 
 
@@ -239,7 +240,9 @@ def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):
     cfg = plan.cfg
     dataset = strategy.experimental_distribute_dataset(
         epoch_dataset(images, cfg["batch_size"], cfg["seed"], epoch, cfg["flip"]))
-    bar = StepProgress(epoch, plan.last_epoch, steps)
+    if sys.stdout.isatty():
+        print(f"Epoch {epoch}/{plan.last_epoch}")
+    bar = ProgressReport(steps, f"epoch {epoch}/{plan.last_epoch} step", metrics=METRICS)
     totals = np.zeros(len(METRICS))
     start = time.monotonic()
     step = 0

@@ -7,7 +7,7 @@ small end: with g_filters=128 at 64x64 the generator is 4x4x1024 -> 8x8x512 -> 1
 import keras
 from keras import layers
 
-SUPPORTED_SIZES = (28, 32, 64, 128)
+from config import SUPPORTED_SIZES
 
 
 def layout(image_size):

@@ -92,7 +92,7 @@ def test_gray_run_writes_grayscale_pngs_and_grid_beside_the_output(cli_runs, ses
 
     grid = groot / f"training_{gnum}" / "grid.png"
     out = results["a"].stdout
-    assert str(grid) in out and "5/5 images written" in out and "seed 7" in out
+    assert str(grid) in out and "images written 5/5" in out and "seed 7" in out
     mode, array = _read(grid)
     # 5 tiles -> 3 columns x 2 rows of (28 + 2 pad), plus the outer pad, enlarged 2x.
     assert mode == "L" and array.shape == ((2 * 30 + 2) * 2, (3 * 30 + 2) * 2)
