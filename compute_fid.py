@@ -1,0 +1,248 @@
+"""Fréchet Inception Distance (and, with --kid, Kernel Inception Distance) of generated images.
+
+    python compute_fid.py                              # newest session vs its own training data
+    python compute_fid.py --real data/hands --fake checkpoints/training_2/generated
+    python compute_fid.py --sessions 1 2 3 --num 10000 # one row per session, sorted by FID
+
+--real and --fake each take an image folder, a dataset name (fashion_mnist, mnist), a folder with
+IDX files or a .npz statistics file; --fake also takes a session number N, whose newest
+checkpoint generates --num images in memory. Without --real, the real set is the session's own
+training data. Images are brought to the session's image size (--image-size when no session is
+involved), then resized bilinearly to 299x299 for Keras' ImageNet InceptionV3. Lower is better;
+values compare runs of this tool with equal image counts, not published tables.
+Prints 'FID: <value>' (and 'KID: <mean> ± <std>').
+"""
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+
+import cli
+from errors import UserError
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--real", metavar="SOURCE",
+                        help="real images: image folder, dataset name, IDX folder or .npz statistics "
+                             "(default: the session's own training data)")
+    parser.add_argument("--fake", metavar="SOURCE",
+                        help="generated images: session number, image folder, dataset name or .npz statistics "
+                             "(default: the newest session, i.e. the highest number)")
+    parser.add_argument("--sessions", nargs="+", metavar="N",
+                        help="compare these sessions (each at its newest checkpoint): a table sorted by FID")
+    parser.add_argument("--num", metavar="N", default="10000",
+                        help="images generated per session, or the most used of a --fake folder (default 10000)")
+    parser.add_argument("--num-real", metavar="N", default="10000",
+                        help="real images used, a fixed seeded subset of larger sets; 0 = all (default 10000)")
+    parser.add_argument("--seed", metavar="SEED", default="0", help="seed of the generator's noise (default 0)")
+    parser.add_argument("--kid", action="store_true",
+                        help="also print the unbiased Kernel Inception Distance (100 subsets of up to 1000)")
+    parser.add_argument("--weights", metavar="WEIGHTS", default="imagenet",
+                        help="imagenet (Keras downloads them once into ~/.keras/models), or the path of a local "
+                             "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5; 'random' is for tests only")
+    parser.add_argument("--inception-size", metavar="SIZE", default="299",
+                        help="side images are resized to before InceptionV3 (default 299, at least 75)")
+    parser.add_argument("--image-size", metavar="SIZE", default=None,
+                        help="size image folders and datasets are decoded at when no session is involved "
+                             "(default 64; with a session, its image_size)")
+    parser.add_argument("--batch-size", metavar="N", default="50", help="images per InceptionV3 batch (default 50)")
+    parser.add_argument("--cache-dir", metavar="DIR", default=None,
+                        help="where statistics of image folders and datasets (not of generated images) are cached "
+                             "(default data/.cache/fid)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached statistics")
+    parser.add_argument("--save-stats-real", metavar="FILE", help="write the real side's statistics to FILE (.npz)")
+    parser.add_argument("--save-stats-fake", metavar="FILE", help="write the fake side's statistics to FILE (.npz)")
+    parser.add_argument("--table", metavar="PREFIX",
+                        help="with --sessions: write PREFIX.csv and PREFIX.md (default CHECKPOINT_ROOT/fid_sessions)")
+    parser.add_argument("--checkpoint-root", metavar="DIR", default=cli.DEFAULT_CHECKPOINT_ROOT,
+                        help="folder holding the training_N session folders (default: checkpoints)")
+    return parser.parse_args(argv)
+
+
+def check_args(args):
+    """Numbers parsed and combinations checked before TensorFlow is loaded."""
+    args.num = cli.parse_count(args.num, "--num", minimum=2)
+    args.num_real = cli.parse_count(args.num_real, "--num-real")
+    args.seed = cli.parse_count(args.seed, "--seed")
+    args.inception_size = cli.parse_count(args.inception_size, "--inception-size", minimum=75)
+    args.batch_size = cli.parse_count(args.batch_size, "--batch-size", minimum=1)
+    args.image_size = None if args.image_size is None else cli.parse_count(args.image_size, "--image-size", minimum=8)
+    if args.sessions:
+        args.sessions = [cli.parse_count(n, "A session number in --sessions") for n in args.sessions]
+        if args.fake or args.save_stats_fake or args.save_stats_real:
+            raise UserError("--sessions compares each session's generator with one real set: "
+                            "it does not combine with --fake, --save-stats-real or --save-stats-fake.")
+    elif args.table:
+        raise UserError("--table is for --sessions; a single comparison prints its result.")
+    for path in (args.save_stats_real, args.save_stats_fake, args.table):
+        if path and not Path(path).expanduser().resolve().parent.is_dir():
+            raise UserError(f"{path}: the folder {Path(path).parent} does not exist. Create it first.")
+    if args.real is not None and args.real.isdigit():
+        raise UserError(f"--real {args.real}: session numbers go to --fake; a session's real set is its own "
+                        "training data unless --real names a folder, a dataset or a .npz file.")
+    return args
+
+
+def main(argv=None, extractor=None):
+    args = check_args(parse_args(argv))
+    import fid_inputs  # loads TensorFlow, so only once the arguments are known to be usable
+    fid_inputs.check_weights(args.weights)  # before sessions and images are loaded
+    cache_dir = None if args.no_cache else (args.cache_dir or fid_inputs.CACHE_DIR)
+    if args.sessions:
+        return compare_sessions(args, cache_dir, extractor)
+    return compare_pair(args, cache_dir, extractor)
+
+
+def load_session(args, number):
+    import sessions
+    if number is None:
+        known = sessions.session_numbers(args.checkpoint_root)
+        if not known:
+            raise UserError(f"There are no sessions under {args.checkpoint_root}. Train one first "
+                            "(python DCGAN_train.py 1 EPOCHS), or pass --real and --fake.")
+        number = max(known)
+    state, epoch = sessions.load_session(args.checkpoint_root, number)
+    return number, state, epoch
+
+
+def image_shape(args, cfg):
+    """(size, channels) image sets are brought to: the session's, or --image-size in RGB."""
+    import fid_inputs
+    if cfg is None:
+        return args.image_size or fid_inputs.FOLDER_SIZE, 3
+    if args.image_size is not None and args.image_size != cfg["image_size"]:
+        raise UserError(f"--image-size {args.image_size} differs from the session's image_size {cfg['image_size']}: "
+                        "with a session, image sets are decoded at its size. Drop --image-size.")
+    return cfg["image_size"], cfg["channels"]
+
+
+def side(text, shape, num, cache_dir):
+    """--real/--fake TEXT that is no session -> (label, function(extractor, keep_features) -> (Stats, origin))."""
+    import fid_inputs
+    if text.lower().endswith(".npz") or Path(text).is_file():  # --save-stats FILE may lack the suffix
+        if not Path(text).is_file():
+            raise UserError(f"Statistics file {text} does not exist.")
+        return text, lambda extractor, keep: (fid_inputs.stats_file(text, extractor, keep), "statistics file")
+    source = fid_inputs.image_source(text, *shape, num)
+    return source.label, lambda extractor, keep: fid_inputs.source_stats(source, extractor, cache_dir, keep)
+
+
+def session_side(number, state, epoch, args):
+    import fid_inputs
+
+    def stats(extractor, keep):
+        return fid_inputs.generator_stats(state.generator, state.cfg, args.num, extractor, args.seed, keep), "generated"
+    return f"session {number} at epoch {epoch} (seed {args.seed})", stats
+
+
+def real_side(args, cfg, cache_dir):
+    import fid_inputs
+    if args.real is not None:
+        return side(args.real, image_shape(args, cfg), args.num_real, cache_dir)
+    source = fid_inputs.training_source(cfg, args.num_real)
+    return source.label, lambda extractor, keep: fid_inputs.source_stats(source, extractor, cache_dir, keep)
+
+
+def make_extractor(args, extractor):
+    import fid_inputs
+    if extractor is None:
+        extractor = fid_inputs.InceptionFeatures(args.weights, args.inception_size, args.batch_size)
+    print(f"Features: {extractor.description}.", flush=True)
+    return extractor
+
+
+def measure(label_stats, extractor, kid):
+    """Stats of each side, their FID and KID, with warnings; prints what each side is."""
+    import fid
+    import fid_inputs
+    results = []
+    for name, (label, compute) in zip(("Real", "Fake"), label_stats):
+        print(f"{name}: {label}: ", end="", flush=True)  # the label first: extraction can take minutes
+        stats, origin = compute(extractor, kid)
+        print(f"{stats.count if stats.count is not None else 'an unknown number of'} images ({origin}).", flush=True)
+        note = stats.count is not None and fid.small_n_warning(stats.count, f"The {name.lower()} set")
+        if note:
+            fid_inputs.warn(note)
+        results.append(stats)
+    value, notes = fid.fid_of_stats(*results)
+    for note in notes:
+        fid_inputs.warn(note)
+    kid_value = fid.kernel_inception_distance(results[0].features, results[1].features) if kid else None
+    return results, value, kid_value
+
+
+def compare_pair(args, cache_dir, extractor):
+    import fid_inputs
+    number = state = epoch = None
+    if args.fake is None or args.fake.isdigit():
+        number, state, epoch = load_session(args, None if args.fake is None else int(args.fake))
+        fake = session_side(number, state, epoch, args)
+    elif args.real is None:
+        raise UserError("--real is needed when --fake is not a session number: pass the real image folder, "
+                        "dataset name or .npz statistics.")
+    else:
+        fake = side(args.fake, image_shape(args, None), args.num, cache_dir)
+    real = real_side(args, state.cfg if state else None, cache_dir)
+    extractor = make_extractor(args, extractor)
+    (real_stats, fake_stats), value, kid = measure([real, fake], extractor, args.kid)
+    for path, stats, label in ((args.save_stats_real, real_stats, real[0]), (args.save_stats_fake, fake_stats, fake[0])):
+        if path:
+            fid_inputs.save_stats(path, stats, {"features": extractor.identity, "source": label})
+            print(f"Statistics of {label} written to {path}.")
+    print(f"FID: {value:.6g}")
+    if kid is not None:
+        print(f"KID: {kid[0]:.6g} ± {kid[1]:.6g}")
+    return 0
+
+
+def compare_sessions(args, cache_dir, extractor):
+    loaded = [load_session(args, number) for number in args.sessions]  # every session checked before any work
+    reals = [real_side(args, state.cfg, cache_dir) for _, state, _ in loaded]
+    extractor = make_extractor(args, extractor)
+    rows = []
+    for (number, state, epoch), real in zip(loaded, reals):
+        _, value, kid = measure([real, session_side(number, state, epoch, args)], extractor, args.kid)
+        print(f"Session {number}, epoch {epoch}: FID: {value:.6g}" + (f"  KID: {kid[0]:.6g} ± {kid[1]:.6g}" if kid else ""),
+              flush=True)
+        rows.append({"session": number, "epoch": epoch, "cfg": state.cfg, "FID": value, "KID": kid})
+    columns, table = session_table(rows, args.kid)
+    markdown = to_markdown(columns, table)
+    print("\n" + markdown)
+    prefix = Path(args.table) if args.table else Path(args.checkpoint_root) / "fid_sessions"
+    write_table(prefix, columns, table, markdown)
+    print(f"Table written to {prefix}.csv and {prefix}.md.")
+    return 0
+
+
+def session_table(rows, kid):
+    """(columns, rows sorted by FID): session, epoch, the config keys whose values differ, FID, KID."""
+    cfgs = [row["cfg"] for row in rows]
+    differing = [key for key in cfgs[0] if len({json.dumps(cfg.get(key)) for cfg in cfgs}) > 1]
+    columns = ["session", "epoch", *differing, "FID"] + (["KID", "KID std"] if kid else [])
+    table = [[row["session"], row["epoch"], *(row["cfg"].get(key) for key in differing), f"{row['FID']:.6g}"]
+             + ([f"{row['KID'][0]:.6g}", f"{row['KID'][1]:.6g}"] if kid else [])
+             for row in sorted(rows, key=lambda row: row["FID"])]
+    return columns, table
+
+
+def to_markdown(columns, table):
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(str(v) for v in row) + " |" for row in table]) + "\n"
+
+
+def write_table(prefix, columns, table, markdown):
+    import imaging
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerows([columns, *table])
+    try:
+        for suffix, content in ((".csv", text.getvalue()), (".md", markdown)):
+            imaging.write_atomic(prefix.with_name(prefix.name + suffix), lambda target: Path(target).write_text(content))
+    except OSError as e:
+        raise UserError(f"Cannot write the table to {prefix}.csv/.md ({e.strerror or e}). Pass a writable --table PREFIX.") from None
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,310 @@
+"""Inception features, the image sets FID compares, and the cache of their statistics.
+
+Features: Keras' InceptionV3 without its classifier, average-pooled, 2048-d. uint8 images go in;
+grayscale is tiled to 3 channels, every image is resized bilinearly (tf.image.resize: half-pixel
+centres, no antialiasing, like PyTorch's align_corners=False) to input_size x input_size (299 by
+default), then scaled to [-1, 1] by keras.applications.inception_v3.preprocess_input.
+
+Image sets: a folder of images, a dataset name (fashion_mnist, mnist), a folder holding IDX files,
+a session's own training data, and images a session's generator makes in memory. All of them are
+brought to one size before Inception: the session's image_size and channels when a session is
+involved (so real images look like what the generator was trained on), else --image-size in RGB.
+
+Cache: the statistics of every set that is not generated are saved to CACHE_DIR/<hash>.npz, keyed
+by what identifies the images (a folder's file list with sizes and mtimes, an IDX file's size and
+mtime, plus the config keys that select and shape a training set), their count and size, the
+weights and the Inception input size. A changed file, count or network is a different key.
+"""
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import fid
+import imaging
+from data import datasets
+from errors import UserError
+
+CACHE_DIR = datasets.DATA_ROOT / ".cache" / "fid"  # data/* is git-ignored
+INCEPTION_SIZE = 299
+MIN_INCEPTION_SIZE = 75  # the smallest input InceptionV3's stride-2 layers accept
+FOLDER_SIZE = 64  # decode size of image folders when no session gives one
+NUM_REAL = 10000  # real images used (a fixed seeded subset of larger sets)
+SUBSET_SEED = 0  # fixed, so the real subset (and its cache entry) does not depend on --seed
+WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+WEIGHTS_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/{WEIGHTS_FILE}"
+WEIGHTS_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"  # Keras' own check of the download
+RANDOM = "random"  # seeded random weights: exercises the pipeline in tests; the numbers mean nothing
+PIPELINE = "InceptionV3 avg-pool 2048, uint8 in, bilinear resize, preprocess_input (v1)"
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def check_weights(weights):
+    """'imagenet', 'random' or an existing file (returned absolute); a UserError otherwise."""
+    if weights in ("imagenet", RANDOM):
+        return weights
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise UserError(f"--weights {weights}: no such file. Pass imagenet (Keras downloads the weights once "
+                        f"into ~/.keras/models) or the path of a copy of {WEIGHTS_URL}.")
+    return str(path.resolve())
+
+
+def _md5(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _imagenet_weights():
+    from keras.utils import get_file
+    try:  # reuses ~/.keras/models/WEIGHTS_FILE when it is there and its hash matches
+        return get_file(WEIGHTS_FILE, WEIGHTS_URL, cache_subdir="models", file_hash=WEIGHTS_MD5)
+    except Exception as e:  # offline, proxy, partial download, bad hash: all end in the same advice
+        raise UserError(
+            f"Could not download the InceptionV3 ImageNet weights ({type(e).__name__}: {str(e)[:160]}). "
+            f"Is this machine offline? On a machine with internet, fetch {WEIGHTS_URL}, copy the file "
+            f"here and pass --weights PATH/{WEIGHTS_FILE} (or put it into ~/.keras/models/).") from None
+
+
+class InceptionFeatures:
+    """uint8 images (N, H, W, 1 or 3) -> (N, 2048) features, `batch_size` images at a time, so
+    memory stays flat however many images pass through."""
+
+    def __init__(self, weights="imagenet", input_size=INCEPTION_SIZE, batch_size=50):
+        import keras
+        import tensorflow as tf
+        if input_size < MIN_INCEPTION_SIZE:
+            raise UserError(f"The Inception input size must be at least {MIN_INCEPTION_SIZE}, got {input_size}.")
+        weights = check_weights(weights)
+        if weights == RANDOM:
+            keras.utils.set_random_seed(0)  # the same random network in every process keeps the cache valid
+        self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None,
+                                                    input_shape=(input_size, input_size, 3))
+        name = weights
+        if weights != RANDOM:
+            path = _imagenet_weights() if weights == "imagenet" else weights
+            try:
+                self.model.load_weights(path)
+            except Exception as e:  # h5py, Keras and OS errors all mean "not this file"
+                raise UserError(f"--weights {weights}: cannot be read as InceptionV3 weights without the "
+                                f"classifier ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}). "
+                                f"Use a copy of {WEIGHTS_URL}.") from None
+            # A local copy of the official file shares cache entries with --weights imagenet.
+            digest = WEIGHTS_MD5 if weights == "imagenet" else _md5(path)  # get_file checked the download
+            name = "imagenet" if digest == WEIGHTS_MD5 else f"md5:{digest}"
+        self.input_size, self.batch_size, self.images_seen = input_size, batch_size, 0
+        self.identity = {"weights": name, "input_size": input_size, "pipeline": PIPELINE}
+        shown = {"imagenet": "ImageNet", RANDOM: "seeded random"}.get(name, Path(weights).name)
+        self.description = (f"InceptionV3 ({shown} weights), images "
+                            f"resized bilinearly to {input_size}x{input_size}, 2048-d average-pool features")
+
+        def forward(images):  # (B, H, W, 3) uint8 -> (B, 2048)
+            x = tf.cast(images, tf.float32)
+            x = tf.image.resize(x, (input_size, input_size), method="bilinear")
+            x = keras.applications.inception_v3.preprocess_input(x)
+            return self.model(x, training=False)
+        # One trace for every batch and image size; a known channel count keeps Keras' convolutions
+        # off its per-shape XLA fallback.
+        self._forward = tf.function(forward, input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
+
+    def statistics(self, batches, keep_features=False):
+        """fid.Stats of all images in an iterable of uint8 batches."""
+        running = fid.RunningStats(keep_features)
+        for batch in batches:
+            for start in range(0, len(batch), self.batch_size):
+                chunk = batch[start:start + self.batch_size]
+                if chunk.shape[-1] == 1:  # grayscale: the same value in R, G and B
+                    chunk = np.repeat(chunk, 3, axis=-1)
+                running.add(self._forward(chunk).numpy())
+                self.images_seen += len(chunk)
+        return running.result()
+
+
+@dataclass
+class ImageSource:
+    label: str  # for messages
+    key: dict  # JSON-able identity of the images, for the cache
+    load: object  # () -> datasets.TrainingImages
+
+
+def _file_identity(path):
+    stat = Path(path).stat()
+    return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
+
+
+def _folder_identity(folder):
+    """A digest of the image files below folder with their sizes and mtimes, and their count."""
+    candidates, _ = datasets.scan_folder(folder)
+    digest = hashlib.sha256()
+    for path in candidates:
+        stat = Path(path).stat()
+        digest.update(f"{Path(path).relative_to(folder)}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return {"folder": str(Path(folder).resolve()), "files": digest.hexdigest(), "count": len(candidates)}
+
+
+def _idx_identity(name, data_dir):
+    for folder in ([Path(data_dir)] if data_dir else []) + datasets.IDX_DIRS[name]:
+        if datasets.holds_idx(folder):
+            return {"idx": _file_identity(Path(folder) / datasets.IDX_IMAGES)}
+    return {"idx": f"keras download of {name}"}
+
+
+def _subset(loaded, num):
+    keep = datasets.subset(len(loaded.images), num, SUBSET_SEED)
+    return datasets.TrainingImages(loaded.images[keep], loaded.source, loaded.skipped)
+
+
+def image_source(text, size, channels, num):
+    """The image set that --real/--fake TEXT names: a dataset name, an IDX folder or an image folder."""
+    shape = {"size": size, "channels": channels, "num": num}
+    if text in datasets.IDX_DIRS or datasets.holds_idx(Path(text).expanduser()):
+        name, data_dir = (text, None) if text in datasets.IDX_DIRS else ("fashion_mnist", str(Path(text).expanduser()))
+
+        def load_idx():
+            images, where = datasets.load_idx_dataset(name, data_dir)
+            return _subset(datasets.TrainingImages(datasets.conform(images, size, channels), where), num)
+        return ImageSource(f"{text} (IDX)", dict(_idx_identity(name, data_dir), **shape), load_idx)
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"{text}: no such folder, and not a dataset name ({', '.join(datasets.IDX_DIRS)}) or a "
+                        ".npz statistics file. Pass an image folder, a dataset name or a .npz file.")
+    return ImageSource(f"folder {text}", dict(_folder_identity(folder), **shape),
+                       lambda: datasets.load_folder(folder, size, channels, max_images=num, seed=SUBSET_SEED))
+
+
+def training_source(cfg, num=NUM_REAL, images=None):
+    """A session config's own training set (up to num images of it); `images` skips the decoding
+    when the caller already holds the set (training does)."""
+    data = _folder_identity(cfg["data_dir"]) if cfg["dataset"] == "folder" else _idx_identity(cfg["dataset"], cfg["data_dir"])
+    key = dict(data, dataset=cfg["dataset"], max_images=cfg["max_images"], seed=cfg["seed"],
+               size=cfg["image_size"], channels=cfg["channels"], num=num)
+
+    def load():
+        if images is not None:
+            return _subset(datasets.TrainingImages(images, "training images"), num)
+        return _subset(datasets.load_training_images(cfg), num)
+    return ImageSource(f"training data ({cfg['data_dir'] or cfg['dataset']})", key, load)
+
+
+def save_stats(path, stats, meta):
+    """Write Stats as .npz (mu and sigma as pytorch-fid names them, count, meta JSON, features if kept)."""
+    arrays = dict(mu=stats.mu, sigma=stats.sigma, count=np.int64(stats.count), meta=json.dumps(meta))
+    if stats.features is not None:
+        arrays["features"] = stats.features
+
+    def write(target):
+        with open(target, "wb") as f:  # a file object: np.savez would append .npz to a bare name
+            np.savez(f, **arrays)
+    try:
+        imaging.write_atomic(path, write)
+    except OSError as e:
+        raise UserError(f"Cannot write statistics to {path} ({e.strerror or e}). Pass a writable path.") from None
+
+
+def read_stats(path):
+    """(Stats, meta dict or None) of a .npz file written by save_stats (or pytorch-fid: mu, sigma)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            mu, sigma = np.asarray(f["mu"], np.float64), np.asarray(f["sigma"], np.float64)
+            count = int(f["count"]) if "count" in f else None
+            meta = json.loads(str(f["meta"])) if "meta" in f else None
+            features = f["features"] if "features" in f else None
+    except FileNotFoundError:
+        raise UserError(f"Statistics file {path} does not exist.") from None
+    except Exception as e:  # zip, pickle, key and JSON errors: all mean "not a statistics file"
+        raise UserError(f"{path} is not a statistics .npz with mu and sigma ({type(e).__name__}). "
+                        "Write one with --save-stats-real or --save-stats-fake.") from None
+    if mu.ndim != 1 or sigma.shape != mu.shape * 2:
+        raise UserError(f"{path} holds mu {mu.shape} and sigma {sigma.shape}, not (D,) and (D, D).")
+    return fid.Stats(mu, sigma, count, features), meta
+
+
+def stats_file(path, extractor, keep_features=False):
+    """Stats of a .npz given as --real/--fake, checked against this run's feature extractor."""
+    stats, meta = read_stats(path)
+    if meta is None:
+        warn(f"{path} does not record how its features were computed (not written by compute_fid.py?); the "
+             "FID means something only if they come from the same network, weights and resizing as this run")
+    elif meta.get("features") != extractor.identity:
+        raise UserError(f"{path} was computed with other features ({meta.get('features')}) than this run "
+                        f"({extractor.identity}). Pass the same --weights and --inception-size, or recompute it.")
+    if stats.count is not None and stats.count < 2:
+        raise UserError(f"{path} was computed from {stats.count} image(s); FID needs at least 2 per set.")
+    if keep_features and stats.features is None:
+        raise UserError(f"--kid needs feature vectors, and {path} holds only mean and covariance. "
+                        "Save it again with --kid, or drop --kid.")
+    return stats
+
+
+def _cache_path(cache_dir, key):
+    return Path(cache_dir) / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]}.npz"
+
+
+def source_stats(source, extractor, cache_dir=CACHE_DIR, keep_features=False):
+    """(Stats, where they came from) of an ImageSource, from the cache when it holds them."""
+    key = dict(source.key, features=extractor.identity)
+    path = _cache_path(cache_dir, key) if cache_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            stats, meta = read_stats(path)
+        except UserError:  # a damaged entry is recomputed and overwritten
+            stats, meta = None, None
+        if stats is not None and (meta or {}).get("key") == key and (stats.features is not None or not keep_features):
+            return stats, f"statistics from the cache {path}"
+    loaded = source.load()
+    if loaded.skipped:
+        warn(f"skipped {len(loaded.skipped)} files of {source.label} that cannot be used, e.g. "
+             f"{loaded.skipped[0][0]} ({loaded.skipped[0][1]})")
+    count = len(loaded.images)
+    if count < 2:
+        raise UserError(f"{source.label} has {count} usable image(s); FID needs at least 2 per set "
+                        "(and 10000 for a number worth reporting).")
+    stats = extractor.statistics([loaded.images], keep_features)
+    if path is None:
+        return stats, "computed"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_stats(path, stats, {"key": key, "features": extractor.identity, "source": source.label})
+    except (OSError, UserError) as e:  # a cache that cannot be written costs time, not the result
+        warn(f"could not cache the statistics in {path} ({e}); pass --cache-dir DIR or --no-cache")
+        return stats, "computed"
+    return stats, f"computed, cached in {path}"
+
+
+def generated_batches(generator, cfg, num, seed, batch_size):
+    """num images from the generator in uint8 batches, from seeded noise (the same every call)."""
+    import tensorflow as tf
+    import models
+    rng = tf.random.Generator.from_seed(seed)
+    for start in range(0, num, batch_size):
+        noise = models.noise(rng, min(batch_size, num - start), cfg)
+        # Quantised like a saved PNG, so a session and a folder of its saved images agree.
+        yield imaging.to_uint8(generator(noise, training=False))
+
+
+def generator_stats(generator, cfg, num, extractor, seed=0, keep_features=False):
+    if num < 2:
+        raise UserError(f"FID needs at least 2 generated images, got {num}.")
+    return extractor.statistics(generated_batches(generator, cfg, num, seed, extractor.batch_size), keep_features)
+
+
+def real_stats_for_config(cfg, extractor, num=NUM_REAL, cache_dir=CACHE_DIR, images=None):
+    """Stats of a session config's training data (up to num images), cached across runs."""
+    return source_stats(training_source(cfg, num, images), extractor, cache_dir)[0]
+
+
+def fid_of_generator(generator, cfg, real_stats, num, extractor, seed=0):
+    """FID of num images from generator against real_stats; numerical notes go to stderr."""
+    value, notes = fid.fid_of_stats(real_stats, generator_stats(generator, cfg, num, extractor, seed))
+    for note in notes:
+        warn(note)
+    return value

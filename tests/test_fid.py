@@ -1,0 +1,302 @@
+"""FID: the distance against closed forms, then compute_fid.py end to end at tiny size.
+
+The pipeline tests use seeded random InceptionV3 weights at a 75x75 input (this machine cannot
+download the ImageNet weights); they check the plumbing, the cache and the errors, not the values.
+"""
+import contextlib
+import csv
+import io
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import compute_fid
+import fid
+from conftest import make_image_folder, run_script
+from errors import UserError
+
+TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
+
+
+def fid_line(text):
+    match = re.search(r"^FID: (\S+)$", text, re.M)
+    assert match, text
+    return float(match.group(1))
+
+
+# --- the math ---------------------------------------------------------------------------------
+
+def test_closed_form_for_diagonal_gaussians():
+    mu1, mu2 = np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.0, 1.0])
+    s1, s2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
+    # |mu1-mu2|^2 = 1+4+4 = 9; sum(s1+s2-2 sqrt(s1 s2)) = (5-4)+(5-4)+(10-6) = 6
+    value, notes = fid.frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2))
+    assert value == pytest.approx(15.0, rel=1e-10) and notes == []
+
+
+def test_full_covariances_match_an_eigenvalue_computation():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    s1, s2 = a @ a.T + 0.1 * np.eye(6), b @ b.T + 0.1 * np.eye(6)
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    # tr (S1 S2)^(1/2) = tr (R S2 R)^(1/2) with R = S1^(1/2), and R S2 R is symmetric.
+    w, v = np.linalg.eigh(s1)
+    root = v @ np.diag(np.sqrt(w)) @ v.T
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root @ s2 @ root), 0, None)).sum()
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * trace_root
+    assert fid.frechet_distance(mu1, s1, mu2, s2)[0] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("count", [500, 10])  # 10 < 32 dimensions: a singular covariance
+def test_a_set_with_itself_is_zero_and_the_distance_is_symmetric(count):
+    rng = np.random.default_rng(count)
+    a = fid.statistics(rng.normal(size=(count, 32)))
+    b = fid.statistics(rng.normal(0.3, 1.5, size=(count, 32)))
+    assert fid.fid_of_stats(a, a)[0] == pytest.approx(0.0, abs=1e-6)
+    assert fid.fid_of_stats(a, b)[0] > 1.0
+    assert fid.fid_of_stats(a, b)[0] == pytest.approx(fid.fid_of_stats(b, a)[0], rel=1e-6)
+
+
+def test_running_statistics_match_numpy_over_uneven_batches():
+    features = 1000.0 + np.random.default_rng(0).normal(size=(301, 8))  # large mean: cancellation risk
+    running = fid.RunningStats(keep_features=True)
+    for part in np.split(features, [7, 150, 151]):
+        running.add(part)
+    stats = running.result()
+    assert stats.count == 301
+    np.testing.assert_allclose(stats.mu, features.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(stats.sigma, np.cov(features, rowvar=False), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(stats.features, features.astype(np.float32))
+    with pytest.raises(ValueError):
+        fid.statistics(features[:1])
+
+
+def test_a_failed_square_root_is_retried_with_a_ridge(monkeypatch):
+    calls = []
+    real_sqrtm = fid.linalg.sqrtm
+
+    def flaky(matrix):
+        calls.append(matrix)
+        return np.full_like(matrix, np.nan) if len(calls) == 1 else real_sqrtm(matrix)
+    monkeypatch.setattr(fid.linalg, "sqrtm", flaky)
+    s1, s2 = np.diag([1.0, 4.0]), np.diag([4.0, 1.0])
+    value, notes = fid.frechet_distance(np.zeros(2), s1, np.zeros(2), s2, eps=0.01)
+    assert len(calls) == 2 and "singular" in notes[0]
+    np.testing.assert_allclose(calls[1], (s1 + 0.01 * np.eye(2)) @ (s2 + 0.01 * np.eye(2)))
+    # The traces stay those of the given covariances; only the root sees the ridge.
+    assert value == pytest.approx(5 + 5 - 2 * (2 * np.sqrt(1.01 * 4.01)))
+
+
+@pytest.mark.parametrize("imaginary, warned", [(1e-5, False), (1e-2, True)])
+def test_the_real_part_is_kept_with_a_warning_when_the_imaginary_part_is_large(monkeypatch, imaginary, warned):
+    monkeypatch.setattr(fid.linalg, "sqrtm", lambda m: np.diag([2.0, 2.0]) + 1j * imaginary * np.eye(2))
+    value, notes = fid.frechet_distance(np.zeros(2), np.diag([1.0, 4.0]), np.zeros(2), np.diag([4.0, 1.0]))
+    assert value == pytest.approx(10.0 - 8.0)
+    assert bool(notes) == warned and (not warned or "imaginary" in notes[0])
+
+
+def test_kid_by_hand():
+    # k(a, b) = (ab + 1)^3 in one dimension, x = {0, 1}, y = {1, 2}:
+    # within x: 2 k(0,1) / 2 = 1; within y: 2 k(1,2) / 2 = 27; across: 2 (1 + 1 + 8 + 27) / 4 = 18.5
+    mean, std = fid.kernel_inception_distance([[0.0], [1.0]], [[1.0], [2.0]], subsets=3, subset_size=2)
+    assert mean == pytest.approx(9.5) and std == pytest.approx(0.0)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_a_shift():
+    rng = np.random.default_rng(0)
+    a, b, shifted = rng.normal(size=(400, 16)), rng.normal(size=(400, 16)), rng.normal(0.5, 1.0, size=(400, 16))
+    same_mean, same_std = fid.kernel_inception_distance(a, b, subsets=10, subset_size=200)
+    shift_mean, shift_std = fid.kernel_inception_distance(a, shifted, subsets=10, subset_size=200)
+    assert abs(same_mean) < 3 * same_std + 1e-3
+    assert shift_mean > 0.5 and shift_mean > 10 * shift_std
+
+
+def test_small_n_warning():
+    assert fid.small_n_warning(2048, "x") is None
+    assert "10000" in fid.small_n_warning(2047, "x")
+
+
+# --- the pipeline at tiny size ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def extractor():
+    import fid_inputs
+    return fid_inputs.InceptionFeatures("random", 75, batch_size=16)
+
+
+def run_main(capsys, extractor, *args):
+    """compute_fid.main in this process with a shared extractor; (FID, stdout, images extracted)."""
+    before = extractor.images_seen
+    assert compute_fid.main([*map(str, args), *TINY], extractor=extractor) == 0
+    out = capsys.readouterr().out
+    return fid_line(out), out, extractor.images_seen - before
+
+
+def test_cli_folder_against_folder_with_kid(tmp_path):
+    real = make_image_folder(tmp_path / "real", count=6, seed=0)
+    fake = make_image_folder(tmp_path / "fake", count=5, seed=1, mode="L")
+    result = run_script("compute_fid.py", "--real", real, "--fake", fake, "--image-size", "32", "--kid",
+                        "--cache-dir", tmp_path / "cache", *TINY, timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    value = fid_line(result.stdout)
+    assert np.isfinite(value) and value > 0
+    assert re.search(r"^KID: \S+ ± \S+$", result.stdout, re.M), result.stdout
+    assert "bilinearly to 75x75" in result.stdout and "6 images" in result.stdout and "5 images" in result.stdout
+    assert "fewer than 2048" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def own_data_run(gray_session, tmp_path_factory, extractor):
+    """The default comparison (newest session vs its own training data), its real side saved to a file."""
+    root, _ = gray_session
+    base = tmp_path_factory.mktemp("own_data")
+    before = extractor.images_seen
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert compute_fid.main(["--checkpoint-root", str(root), "--num", "8", "--num-real", "0", "--kid",
+                                 "--cache-dir", str(base / "cache"), "--save-stats-real", str(base / "real.npz"),
+                                 *TINY], extractor=extractor) == 0
+    return fid_line(out.getvalue()), out.getvalue(), extractor.images_seen - before, base
+
+
+def test_session_against_its_own_data_and_the_training_api(gray_session, own_data_run, extractor):
+    import fid_inputs
+    import sessions
+    root, number = gray_session
+    value, out, seen, base = own_data_run
+    assert seen == 16 and f"session {number} at epoch 2" in out and "training data" in out and "KID: " in out
+    assert len(list((base / "cache").glob("*.npz"))) == 1
+    # What training calls every fid_every epochs: the real side comes from the cache ...
+    state, _ = sessions.load_session(root, number)
+    before = extractor.images_seen
+    real = fid_inputs.real_stats_for_config(state.cfg, extractor, num=0, cache_dir=base / "cache")
+    assert extractor.images_seen == before, "the real side was extracted again instead of read from the cache"
+    # ... and the generated side gives the number the script printed.
+    assert fid_inputs.fid_of_generator(state.generator, state.cfg, real, 8, extractor, seed=0) == \
+        pytest.approx(value, rel=1e-5)
+    assert extractor.images_seen == before + 8
+
+
+def test_statistics_files_from_another_network_are_refused(own_data_run, tmp_path, extractor):
+    arrays = dict(np.load(own_data_run[3] / "real.npz"))
+    np.savez(tmp_path / "other.npz", **dict(arrays, meta='{"features": {"weights": "imagenet"}}'))
+    with pytest.raises(UserError, match="other features"):
+        compute_fid.main(["--real", str(tmp_path / "other.npz"), "--fake", str(own_data_run[3] / "real.npz"), *TINY],
+                         extractor=extractor)
+
+
+def test_the_cache_is_reused_until_a_file_changes(tmp_path, extractor):
+    import fid_inputs
+    folder = make_image_folder(tmp_path / "real", count=4, mode="L")
+
+    def stats(keep_features=False):
+        before = extractor.images_seen
+        result, origin = fid_inputs.source_stats(fid_inputs.image_source(str(folder), 28, 1, 0), extractor,
+                                                 tmp_path / "cache", keep_features)
+        return result, origin, extractor.images_seen - before
+    first, origin, seen = stats()
+    assert seen == 4 and "cached in" in origin and first.features is None
+    second, origin, seen = stats()
+    assert seen == 0 and "from the cache" in origin
+    np.testing.assert_array_equal(first.sigma, second.sigma)
+    assert stats(keep_features=True)[2] == 4, "--kid needs feature vectors, which this entry lacks"
+    assert stats(keep_features=True)[2] == 0
+    Image.fromarray(np.zeros((30, 30), np.uint8)).save(folder / "img_001.png")
+    assert stats()[2] == 4
+
+
+def test_session_table_columns_and_order():
+    rows = [{"session": 1, "epoch": 5, "cfg": {"seed": 1, "g_lr": 2e-4}, "FID": 30.0, "KID": (0.02, 0.001)},
+            {"session": 2, "epoch": 7, "cfg": {"seed": 1, "g_lr": 1e-4}, "FID": 20.0, "KID": (0.01, 0.001)}]
+    columns, table = compute_fid.session_table(rows, kid=True)
+    assert columns == ["session", "epoch", "g_lr", "FID", "KID", "KID std"]
+    assert table == [[2, 7, 1e-4, "20", "0.01", "0.001"], [1, 5, 2e-4, "30", "0.02", "0.001"]]
+
+
+def test_sessions_table_against_saved_real_statistics(gray_session, own_data_run, tmp_path, capsys, extractor):
+    root, _ = gray_session
+    for number in (1, 2):
+        shutil.copytree(root / "training_1", tmp_path / f"training_{number}")
+    config = tmp_path / "training_2" / "config.yaml"
+    config.write_text(config.read_text().replace("d_lr: 0.0002", "d_lr: 0.0001"))
+    before = extractor.images_seen
+    assert compute_fid.main(["--sessions", "2", "1", "--checkpoint-root", str(tmp_path), "--num", "6", "--kid",
+                             "--real", str(own_data_run[3] / "real.npz"), *TINY], extractor=extractor) == 0
+    out = capsys.readouterr().out
+    assert out.count("(statistics file)") == 2 and extractor.images_seen - before == 12  # generated only
+    with open(tmp_path / "fid_sessions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["session", "epoch", "d_lr", "FID", "KID", "KID std"]
+    assert sorted((row["session"], row["d_lr"]) for row in rows) == [("1", "0.0002"), ("2", "0.0001")]
+    fids = [float(row["FID"]) for row in rows]
+    assert fids == sorted(fids)
+    markdown = (tmp_path / "fid_sessions.md").read_text()
+    assert markdown.startswith("| session | epoch | d_lr | FID | KID | KID std |") and markdown in out
+
+
+# --- errors the user can fix ----------------------------------------------------------------------
+
+def test_too_few_images(tmp_path, extractor):
+    one, three = make_image_folder(tmp_path / "one", count=1), make_image_folder(tmp_path / "three", count=3)
+    with pytest.raises(UserError, match="1 usable image.*at least 2"):
+        compute_fid.main(["--real", str(one), "--fake", str(three), "--no-cache", *TINY], extractor=extractor)
+    with pytest.raises(UserError, match="--num must be at least 2"):
+        compute_fid.main(["--num", "1", *TINY])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--real", "3"], "session numbers go to --fake"),
+    (["--sessions", "1", "2", "--fake", "3"], "does not combine with --fake"),
+    (["--fake", "."], "--real is needed"),
+    (["--inception-size", "64"], "--inception-size must be at least 75"),
+    (["--save-stats-real", "no/such/folder/r.npz"], "does not exist"),
+])
+def test_argument_mistakes(args, message, tmp_path):
+    with pytest.raises(UserError, match=message):
+        compute_fid.main([*args, "--checkpoint-root", str(tmp_path)])
+
+
+def test_missing_folder_is_a_message_not_a_traceback(tmp_path):
+    result = run_script("compute_fid.py", "--real", tmp_path / "nowhere", "--fake", tmp_path, "--no-cache", *TINY)
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "nowhere: no such folder" in result.stderr
+    assert "Traceback" not in result.stderr and "FID:" not in result.stdout
+
+
+def test_weights_that_do_not_exist_or_cannot_be_read(tmp_path):
+    import fid_inputs
+    with pytest.raises(UserError, match="no such file"):
+        fid_inputs.InceptionFeatures(str(tmp_path / "missing.h5"), 75)
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(b"not an HDF5 file" * 100)
+    with pytest.raises(UserError, match="cannot be read as InceptionV3 weights"):
+        fid_inputs.InceptionFeatures(str(broken), 75)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras-internal, in load_weights
+def test_local_weights_file_is_loaded(tmp_path, extractor):
+    import fid_inputs
+    path = tmp_path / "inception.weights.h5"
+    extractor.model.save_weights(path)
+    local = fid_inputs.InceptionFeatures(str(path), 75, batch_size=16)
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+    np.testing.assert_allclose(local.statistics([images]).mu, extractor.statistics([images]).mu, rtol=1e-5)
+    assert local.identity["weights"].startswith("md5:")
+
+
+def test_offline_imagenet_download_explains_what_to_fetch(tmp_path):
+    # A proxy nobody listens on makes the download fail fast here and on a machine with internet;
+    # an empty KERAS_HOME makes sure no cached copy is used.
+    folder = make_image_folder(tmp_path / "images", count=3)
+    dead = "http://127.0.0.1:9"
+    result = run_script("compute_fid.py", "--real", folder, "--fake", folder, "--inception-size", "75", "--no-cache",
+                        timeout=180, env={"https_proxy": dead, "HTTPS_PROXY": dead, "http_proxy": dead,
+                                          "HTTP_PROXY": dead, "no_proxy": "", "NO_PROXY": "",
+                                          "KERAS_HOME": str(tmp_path / "keras")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Could not download the InceptionV3 ImageNet weights" in result.stderr
+    assert "--weights" in result.stderr and "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in result.stderr
+    assert "Traceback" not in result.stderr
