@@ -109,6 +109,7 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "fid_every": _int(0),
     "fid_num": _int(2),
     "fid_weights": _optional_path,
+    "cache_dir": _optional_path,
 }
 
 

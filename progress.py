@@ -12,7 +12,7 @@ import numpy as np
 import imaging
 
 METRICS = ("g_loss", "d_loss", "d_acc_real", "d_acc_fake")
-COLUMNS = ("epoch",) + METRICS + ("seconds", "images_per_sec")
+COLUMNS = ("epoch",) + METRICS + ("seconds", "images_per_sec", "fid")  # fid is blank on epochs without one
 
 
 class SessionProgress:
@@ -31,7 +31,7 @@ class SessionProgress:
         if not self.metrics_path.exists():
             return []
         with open(self.metrics_path, newline="") as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+            return [{k: float(v) if v else None for k, v in row.items()} for row in csv.DictReader(f)]
 
     def keep_until(self, epoch):
         """Drop what epochs after `epoch` left behind (grids, metrics rows): they will be redone."""
@@ -45,7 +45,8 @@ class SessionProgress:
         writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: int(row[k]) if k == "epoch" else f"{row[k]:.6g}" for k in COLUMNS})
+            writer.writerow({k: "" if row.get(k) is None else int(row[k]) if k == "epoch" else f"{row[k]:.6g}"
+                             for k in COLUMNS})
         imaging.write_atomic(self.metrics_path, lambda target: Path(target).write_text(text.getvalue()))
 
     def record_epoch(self, epoch, samples, metrics):
@@ -86,16 +87,22 @@ def _plot(rows, path):
     import matplotlib.pyplot as plt
 
     epochs = [r["epoch"] for r in rows]
-    fig, (losses, accuracy) = plt.subplots(1, 2, figsize=(11, 4))
+    scored = [r for r in rows if r.get("fid") is not None]
+    fig, axes = plt.subplots(1, 3 if scored else 2, figsize=(16 if scored else 11, 4))
+    losses, accuracy = axes[:2]
     losses.plot(epochs, [r["g_loss"] for r in rows], marker=".", label="generator")
     losses.plot(epochs, [r["d_loss"] for r in rows], marker=".", label="discriminator")
     losses.set(xlabel="epoch", ylabel="loss", title="Losses")
     accuracy.plot(epochs, [r["d_acc_real"] for r in rows], marker=".", label="D on real")
     accuracy.plot(epochs, [r["d_acc_fake"] for r in rows], marker=".", label="D on fake")
     accuracy.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="Discriminator accuracy")
+    if scored:
+        axes[2].plot([r["epoch"] for r in scored], [r["fid"] for r in scored], marker="o", color="tab:green")
+        axes[2].set(xlabel="epoch", ylabel="FID (lower is better)", title="FID")
+    for ax in axes:
+        ax.grid(alpha=0.3)
     for ax in (losses, accuracy):
         ax.legend()
-        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)

@@ -190,6 +190,7 @@ def run(plan, state, training_images, strategy=None):
         raise UserError(f"The training set has {len(images)} images, fewer than one batch ({batch_size}). "
                         f"Add images or lower the batch size, e.g. --set batch_size={max(1, len(images))}.")
     _report_skipped(training_images)
+    fid_scorer = FidScorer(cfg, images) if cfg["fid_every"] else None  # fails early when weights are missing
     if cfg["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
@@ -210,6 +211,8 @@ def run(plan, state, training_images, strategy=None):
                 break
             completed = epoch
             state.epoch.assign(epoch)
+            if fid_scorer and epoch % cfg["fid_every"] == 0:
+                metrics["fid"] = fid_scorer.score(state.generator, epoch, progress.rows())
             progress.record_epoch(epoch, state.samples(), metrics)
             note = ""
             if epoch % cfg["checkpoint_every"] == 0 or epoch == plan.last_epoch or stop.signum:
@@ -217,8 +220,9 @@ def run(plan, state, training_images, strategy=None):
                 saved = epoch
                 progress.write_summaries()
                 note = f"  saved ckpt-{epoch}"
+            fid_note = f"  FID {metrics['fid']:.2f} ({fid_scorer.best})" if "fid" in metrics else ""
             print(f"epoch {epoch}/{plan.last_epoch}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in METRICS) +
-                  f"  {metrics['seconds']:.0f}s  {metrics['images_per_sec']:.0f} img/s{note}", flush=True)
+                  f"  {metrics['seconds']:.0f}s  {metrics['images_per_sec']:.0f} img/s{fid_note}{note}", flush=True)
             if stop.signum:
                 break
 
@@ -233,6 +237,29 @@ def run(plan, state, training_images, strategy=None):
     print(f"Done. Samples: {progress.images_dir}/, animation: {progress.gif_path}, "
           f"metrics: {progress.metrics_path}, plot: {progress.plot_path}")
     return 0
+
+
+class FidScorer:
+    """FID of the generator against the training images every fid_every epochs (issue 4, item 8)."""
+
+    def __init__(self, cfg, images):
+        import fid_inputs  # InceptionV3 is loaded only when FID is asked for
+        self.cfg, self._fid = cfg, fid_inputs
+        self.extractor = fid_inputs.InceptionFeatures(cfg["fid_weights"] or "imagenet")
+        print(f"FID every {cfg['fid_every']} epochs on {cfg['fid_num']} images: {self.extractor.description}")
+        cache = Path(cfg["cache_dir"]) / "fid" if cfg["cache_dir"] else fid_inputs.CACHE_DIR
+        self.real = fid_inputs.real_stats_for_config(cfg, self.extractor, num=cfg["fid_num"], cache_dir=cache,
+                                                     images=images)
+        self.best = ""
+
+    def score(self, generator, epoch, earlier_rows):
+        value = self._fid.fid_of_generator(generator, self.cfg, self.real, self.cfg["fid_num"], self.extractor,
+                                           seed=self.cfg["seed"])
+        # The best epoch is read back from metrics.csv, so it survives restores.
+        scored = [(row["fid"], int(row["epoch"])) for row in earlier_rows if row.get("fid") is not None]
+        best_fid, best_epoch = min(scored + [(value, epoch)])
+        self.best = f"best {best_fid:.2f} at epoch {best_epoch}"
+        return value
 
 
 def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):

@@ -39,7 +39,8 @@ def test_a_session_has_checkpoints_grids_gif_metrics_plot_and_logs(trained):
     assert iio.improps(session / "progress.gif").shape[0] == 3
     assert [r["epoch"] for r in rows(session)] == ["1", "2", "3"]
     assert set(rows(session)[0]) == {"epoch", "g_loss", "d_loss", "d_acc_real", "d_acc_fake", "seconds",
-                                     "images_per_sec"}
+                                     "images_per_sec", "fid"}
+    assert rows(session)[0]["fid"] == ""  # FID is off by default
     assert iio.improps(session / "losses.png").shape[0] > 100
     assert list((session / "logs").glob("events.out.tfevents.*"))
     stored = yaml.safe_load((session / "config.yaml").read_text())
@@ -130,3 +131,15 @@ def test_max_to_keep_prunes_old_checkpoints(tmp_path):
     assert result.returncode == 0, result.stderr
     indexes = sorted(p.name for p in (tmp_path / "ck" / "training_1").glob("ckpt-*.index"))
     assert indexes == ["ckpt-2.index", "ckpt-3.index"]
+
+
+def test_fid_every_adds_a_fid_column_the_best_epoch_and_a_plot(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=8)
+    result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", 1, 2, "--data", data, *TINY,
+                        "--set", "fid_every=2", "--set", "fid_num=8", "--set", "fid_weights=random",
+                        "--set", f"cache_dir={tmp_path / 'cache'}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    fids = [row["fid"] for row in rows(tmp_path / "ck" / "training_1")]
+    assert fids[0] == "" and float(fids[1]) > 0
+    assert "best " in result.stdout and "at epoch 2" in result.stdout
+    assert list((tmp_path / "cache" / "fid").glob("*.npz"))  # the real side is cached for the next run
