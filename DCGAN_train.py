@@ -21,8 +21,7 @@ def parse_args(argv):
                         help="dataset name (fashion_mnist, mnist), a folder with its IDX files, or a folder of images")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override one config key, e.g. --set g_lr=1e-4 (repeatable)")
-    parser.add_argument("--checkpoint-root", metavar="DIR", default=cli.DEFAULT_CHECKPOINT_ROOT,
-                        help="folder holding the training_N session folders (default: checkpoints)")
+    cli.add_checkpoint_root(parser)
     parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                         help="tf.distribute strategy: mirrored trains on all local GPUs, splitting each batch "
                              "(default: one device)")

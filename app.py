@@ -359,8 +359,7 @@ class App:
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint-root", metavar="DIR", default=cli.DEFAULT_CHECKPOINT_ROOT,
-                        help="folder holding the training_N session folders (default: checkpoints)")
+    cli.add_checkpoint_root(parser)
     parser.add_argument("--session", metavar="N", help="select session N when the window opens")
     parser.add_argument("--screenshot", metavar="FILE", help="render the window, save it as a PNG and exit")
     return parser.parse_args(argv)

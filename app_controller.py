@@ -7,7 +7,6 @@ training.plan, as DCGAN_train.py does, with the very --set pairs the command lin
 (config.parse_overrides, then config.validate inside): the window refuses exactly what the
 script would refuse, with the same message, before anything starts.
 """
-import csv
 import functools
 import math
 import os
@@ -78,31 +77,15 @@ def dataset_label(cfg):
     return cfg["dataset"] + (f" ({cfg['data_dir']})" if cfg["data_dir"] else "")
 
 
-def read_metrics(session):
-    """metrics.csv rows as {column: float or None}: a column filled only some epochs (fid) has
-    blank cells, which progress.SessionProgress.rows() cannot read."""
-    path = Path(session) / "metrics.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(f)]
-
-
-def _number(text):
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
 def summarize(root, number):
     folder = sessions.session_dir(root, number)
-    summary = SessionSummary(number, folder, checkpoints=list(sessions.checkpoint_epochs(folder, warn=False)))
+    epochs = sessions.checkpoint_epochs(folder, report_fallback=False)
+    summary = SessionSummary(number, folder, checkpoints=list(epochs))
     try:
         summary.cfg = sessions.read_stored_config(folder)
     except UserError as e:  # a session still starting, or a damaged one: listed, not fatal
         summary.problem = str(e)
-    rows = read_metrics(folder)
+    rows = SessionProgress(folder).rows()
     summary.epochs_trained = int(max((row["epoch"] or 0) for row in rows)) if rows else 0
     fids = [row["fid"] for row in rows if row.get("fid") is not None and math.isfinite(row["fid"])]
     summary.best_fid = min(fids) if fids else None
@@ -118,8 +101,7 @@ def next_session_number(root):
 
 
 def epoch_grids(session):
-    """The sample grids of a session, in epoch order."""
-    return sorted(SessionProgress(session).images_dir.glob("epoch_*.png"))
+    return SessionProgress(session).epoch_grids()
 
 
 def epoch_grid(root, number, epoch):

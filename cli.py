@@ -18,6 +18,11 @@ def parse_count(text, what, minimum=0):
     return value
 
 
+def add_checkpoint_root(parser):
+    parser.add_argument("--checkpoint-root", metavar="DIR", default=DEFAULT_CHECKPOINT_ROOT,
+                        help=f"folder holding the training_N session folders (default: {DEFAULT_CHECKPOINT_ROOT})")
+
+
 def run(main):
     """Run a script's main(): a UserError becomes 'error: ...' on stderr and exit code 2."""
     # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise for a user.

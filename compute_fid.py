@@ -56,8 +56,7 @@ def parse_args(argv):
     parser.add_argument("--save-stats-fake", metavar="FILE", help="write the fake side's statistics to FILE (.npz)")
     parser.add_argument("--table", metavar="PREFIX",
                         help="with --sessions: write PREFIX.csv and PREFIX.md (default CHECKPOINT_ROOT/fid_sessions)")
-    parser.add_argument("--checkpoint-root", metavar="DIR", default=cli.DEFAULT_CHECKPOINT_ROOT,
-                        help="folder holding the training_N session folders (default: checkpoints)")
+    cli.add_checkpoint_root(parser)
     return parser.parse_args(argv)
 
 

@@ -17,7 +17,6 @@ weights and the Inception input size. A changed file, count or network is a diff
 """
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 import fid
 import imaging
 from data import datasets
-from errors import UserError
+from errors import UserError, warn
 
 CACHE_DIR = datasets.DATA_ROOT / ".cache" / "fid"  # data/* is git-ignored
 INCEPTION_SIZE = 299
@@ -39,10 +38,6 @@ WEIGHTS_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/inc
 WEIGHTS_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"  # Keras' own check of the download
 RANDOM = "random"  # seeded random weights: exercises the pipeline in tests; the numbers mean nothing
 PIPELINE = "InceptionV3 avg-pool 2048, uint8 in, bilinear resize, preprocess_input (v1)"
-
-
-def warn(message):
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def check_weights(weights):

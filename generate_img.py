@@ -36,8 +36,7 @@ def parse_args(argv):
                              "identical files (default: a fresh random seed, printed)")
     parser.add_argument("--batch-size", metavar="B", default="256",
                         help="images per generator call; also part of what --seed reproduces (default: 256)")
-    parser.add_argument("--checkpoint-root", metavar="DIR", default=cli.DEFAULT_CHECKPOINT_ROOT,
-                        help="folder holding the training_N session folders (default: checkpoints)")
+    cli.add_checkpoint_root(parser)
     return parser.parse_args(argv)
 
 

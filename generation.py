@@ -7,9 +7,7 @@ the highest N. Every PNG is written atomically (imaging.write_png), and the writ
 two files on Ctrl-C, so the folder holds whole files only, numbered without gaps.
 """
 import re
-import sys
 import threading
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass

@@ -27,6 +27,10 @@ class SessionProgress:
     def epoch_image(self, epoch):
         return self.images_dir / f"epoch_{epoch:04d}.png"
 
+    def epoch_grids(self):
+        """The sample grids on disk, in epoch order."""
+        return sorted(self.images_dir.glob("epoch_*.png"))
+
     def rows(self):
         if not self.metrics_path.exists():
             return []
@@ -35,7 +39,7 @@ class SessionProgress:
 
     def keep_until(self, epoch):
         """Drop what epochs after `epoch` left behind (grids, metrics rows): they will be redone."""
-        for path in sorted(self.images_dir.glob("epoch_*.png")):
+        for path in self.epoch_grids():
             if int(path.stem.split("_")[1]) > epoch:
                 path.unlink()
         self._write_rows([row for row in self.rows() if row["epoch"] <= epoch])
@@ -70,7 +74,7 @@ class SessionProgress:
 
     def write_summaries(self):
         """progress.gif from every epoch grid on disk, and losses.png from metrics.csv."""
-        frames = [iio.imread(p) for p in sorted(self.images_dir.glob("epoch_*.png"))]
+        frames = [iio.imread(p) for p in self.epoch_grids()]
         if frames:
             # The last frame lingers so the newest result can be looked at.
             durations = [250] * (len(frames) - 1) + [2000] if len(frames) > 1 else 2000

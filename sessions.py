@@ -8,7 +8,6 @@ restores with an assertion that every value matched.
 """
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import keras
@@ -18,7 +17,7 @@ import yaml
 import config as config_lib
 import imaging
 import models
-from errors import UserError
+from errors import UserError, warn
 
 # TensorFlow's Python warnings (e.g. about unrestored values after a failed restore) say nothing
 # a user can act on; our own messages do.
@@ -80,7 +79,7 @@ def _read_state(session):
     return [int(m.group(1)) for p in state.all_model_checkpoint_paths if (m := _CHECKPOINT.match(Path(p).name))]
 
 
-def checkpoint_epochs(session, warn=True):
+def checkpoint_epochs(session, report_fallback=True):
     """{epoch: prefix} of the complete checkpoints of a session, in epoch order.
 
     The state file is the record of which saves finished; a save killed midway never reaches it.
@@ -90,9 +89,9 @@ def checkpoint_epochs(session, warn=True):
     on_disk = _complete_on_disk(session)
     listed = _read_state(session)
     if listed is None:
-        if on_disk and warn:
-            print(f"warning: the checkpoint state file of {session} is missing or damaged; using the complete "
-                  f"checkpoints found on disk (epochs {', '.join(map(str, sorted(on_disk)))}).", file=sys.stderr)
+        if on_disk and report_fallback:
+            warn(f"the checkpoint state file of {session} is missing or damaged; using the complete "
+                 f"checkpoints found on disk (epochs {', '.join(map(str, sorted(on_disk)))}).")
         return dict(sorted(on_disk.items()))
     return {epoch: on_disk[epoch] for epoch in sorted(listed) if epoch in on_disk}
 
@@ -101,7 +100,7 @@ def reconcile(session):
     """Make the folder match its checkpoint list: remove what interrupted saves and deletions left
     behind, and rewrite the state file. Called only once training goes ahead."""
     session = Path(session)
-    kept = checkpoint_epochs(session, warn=False)
+    kept = checkpoint_epochs(session, report_fallback=False)
     kept_names = {Path(prefix).name for prefix in kept.values()}
     for path in session.glob(f"{CHECKPOINT_NAME}-*"):
         if path.name.split(".")[0] not in kept_names:
@@ -188,7 +187,7 @@ class GanState:
                             "Put back the config the session was trained with.") from None
         except (tf.errors.OpError, OSError) as e:
             reason = str(getattr(e, "message", e)).split("}} ")[-1].split(" [Op:")[0]
-            others = [epoch for epoch, p in checkpoint_epochs(Path(prefix).parent, warn=False).items()
+            others = [epoch for epoch, p in checkpoint_epochs(Path(prefix).parent, report_fallback=False).items()
                       if p != str(prefix)]
             raise UserError(f"Checkpoint {prefix} is damaged and cannot be loaded: {reason} (files "
                             f"{Path(prefix).name}.index and {Path(prefix).name}.data-*). Nothing was changed. "
