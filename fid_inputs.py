@@ -27,7 +27,7 @@ import imaging
 from data import datasets
 from errors import UserError, warn
 
-CACHE_DIR = datasets.DATA_ROOT / ".cache" / "fid"  # data/* is git-ignored
+CACHE_DIR = datasets.cache_root() / "fid"  # data/.cache/fid unless moved; data/* is git-ignored
 INCEPTION_SIZE = 299
 MIN_INCEPTION_SIZE = 75  # the smallest input InceptionV3's stride-2 layers accept
 FOLDER_SIZE = 64  # decode size of image folders when no session gives one

@@ -17,7 +17,7 @@ import cli
 import config as config_lib
 import models
 import sessions
-from data import epoch_dataset, resolve_data_arg, steps_per_epoch
+from data import cache_root, epoch_dataset, resolve_data_arg, steps_per_epoch
 from errors import UserError
 from progress import METRICS, ProgressReport, SessionProgress
 
@@ -247,7 +247,7 @@ class FidScorer:
         self.cfg, self._fid = cfg, fid_inputs
         self.extractor = fid_inputs.InceptionFeatures(cfg["fid_weights"] or "imagenet")
         print(f"FID every {cfg['fid_every']} epochs on {cfg['fid_num']} images: {self.extractor.description}")
-        cache = Path(cfg["cache_dir"]) / "fid" if cfg["cache_dir"] else fid_inputs.CACHE_DIR
+        cache = cache_root(cfg["cache_dir"]) / "fid"
         self.real = fid_inputs.real_stats_for_config(cfg, self.extractor, num=cfg["fid_num"], cache_dir=cache,
                                                      images=images)
         self.best = ""

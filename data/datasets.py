@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from data import cache
 from errors import UserError
 
 DATA_ROOT = Path(__file__).resolve().parent
+DECODE_CHUNK = 512  # images decoded per round on the thread pool: bounds what waits in memory
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 IDX_IMAGES = "train-images-idx3-ubyte.gz"
 # Where each dataset's IDX files may already be: ours, Keras' download cache, Debian's package.
@@ -33,6 +35,12 @@ class TrainingImages:
     images: np.ndarray  # (N, size, size, channels) uint8
     source: str  # where they came from, for messages
     skipped: list = field(default_factory=list)  # (path, reason) of files that could not be used
+
+
+def cache_root(configured=None):
+    """Where decoded images and FID statistics are cached: the config's cache_dir, else
+    $DCGAN_CACHE_DIR, else data/.cache (git-ignored)."""
+    return Path(configured or os.environ.get("DCGAN_CACHE_DIR") or DATA_ROOT / ".cache").expanduser()
 
 
 def holds_idx(folder):
@@ -140,24 +148,50 @@ def _try_decode(path, size, channels):
         return None, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 
-def load_folder(folder, size, channels, max_images=0, seed=0, strict=False, workers=None):
+def _decode_all(candidates, size, channels, workers=None):
+    """(path, (pixels or None, reason)) for each file, in order, decoded on a thread pool."""
+    from progress import ProgressReport
+    report = ProgressReport(len(candidates), "decoding images", unit_name="image")
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:  # Pillow releases the GIL
+        for start in range(0, len(candidates), DECODE_CHUNK):
+            chunk = candidates[start:start + DECODE_CHUNK]
+            yield from zip(chunk, pool.map(lambda p: _try_decode(p, size, channels), chunk))
+            report.update(start + len(chunk))
+
+
+def load_folder(folder, size, channels, max_images=0, seed=0, strict=False, workers=None, cache_dir=None):
+    """A folder's images, decoded once into the cache (cache_root()/images) and read from there."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise UserError(f"Image folder {folder} does not exist. Pass an existing folder with --data DIR.")
     candidates, skipped = scan_folder(folder)
     candidates = [candidates[i] for i in subset(len(candidates), max_images, seed)]
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:  # Pillow releases the GIL
-        results = list(pool.map(lambda p: _try_decode(p, size, channels), candidates))
-    images = [pixels for pixels, _ in results if pixels is not None]
-    skipped += [(path, reason) for path, (_, reason) in zip(candidates, results) if reason]
+    entries = cache_root(cache_dir) / "images"
+    key = cache.folder_key(folder, candidates, size, channels)
+    cached = cache.load(entries, key) if candidates else None
+    built = cached is None and bool(candidates)
+    if built:
+        print(f"Decoding {len(candidates)} images of {folder} once; later runs read them from {entries}.")
+        cached = cache.build(entries, key, _decode_all(candidates, size, channels, workers), size, channels)
+    images, failures = cached or (np.zeros((0, size, size, channels), np.uint8), [])
+    skipped += failures
+    try:
+        _check_usable(folder, images, skipped, strict)
+    except UserError:
+        if built:  # a refused run leaves nothing behind
+            cache.discard(entries, key)
+        raise
+    return TrainingImages(images, str(folder), skipped)
+
+
+def _check_usable(folder, images, skipped, strict):
     if strict and skipped:
         listing = "; ".join(f"{p} ({r})" for p, r in skipped[:10])
         raise UserError(f"{len(skipped)} files in {folder} cannot be used (--strict): {listing}"
                         f"{' ...' if len(skipped) > 10 else ''}. Remove or fix them, or drop --strict.")
-    if not images:
+    if not len(images):
         raise UserError(f"No usable image in {folder} ({len(skipped)} files skipped). Put .jpg, .png, "
                         ".bmp or .gif images in it (subfolders are searched too).")
-    return TrainingImages(np.stack(images), str(folder), skipped)
 
 
 def conform(images, size, channels):
@@ -179,7 +213,8 @@ def load_training_images(cfg, strict=False):
     """The configured training set, conformed to image_size and channels."""
     size, channels = cfg["image_size"], cfg["channels"]
     if cfg["dataset"] == "folder":
-        return load_folder(cfg["data_dir"], size, channels, cfg["max_images"], cfg["seed"], strict)
+        return load_folder(cfg["data_dir"], size, channels, cfg["max_images"], cfg["seed"], strict,
+                           cache_dir=cfg["cache_dir"])
     images, source = load_idx_dataset(cfg["dataset"], cfg["data_dir"])
     images = images[subset(len(images), cfg["max_images"], cfg["seed"])]
     return TrainingImages(conform(images, size, channels), source)

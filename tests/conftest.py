@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,9 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Decoded images and FID statistics of the tests' temporary folders are cached outside the repo;
+# set before any project module is imported, and inherited by the scripts the tests start.
+os.environ.setdefault("DCGAN_CACHE_DIR", tempfile.mkdtemp(prefix="dcgan-test-cache-"))
 
 REPO = Path(__file__).resolve().parent.parent
 

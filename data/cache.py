@@ -1,0 +1,104 @@
+"""Decode-once cache of an image folder: the decoded uint8 images as raw rows in one file.
+
+A cache entry is keyed by the folder's file list (relative paths, sizes, modification times) and
+the target size and channels, so any change to the folder gives a new key and a rebuild. Rows
+are read a batch at a time with pread, so memory stays flat however many images there are
+(np.memmap would do the reading too, but every page it touches counts towards the process's
+memory, which then grows with the image count).
+"""
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+import imaging
+
+FORMAT = 1  # bump when decoding changes, so old entries are not reused
+
+
+def folder_key(folder, paths, size, channels):
+    """A hex digest naming the decoded form of these files of `folder`."""
+    listing = []
+    for path in paths:
+        stat = os.stat(path)
+        listing.append([os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns])
+    text = json.dumps({"format": FORMAT, "size": size, "channels": channels, "files": listing})
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class CachedImages:
+    """(N, size, size, channels) uint8 images in a file; indexing with an index array reads those rows."""
+
+    def __init__(self, path, count, size, channels):
+        self.path = Path(path)
+        self.shape = (count, size, size, channels)
+        self.dtype = np.dtype(np.uint8)
+        self._row = size * size * channels
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            index = np.arange(len(self))[index]
+        index = np.asarray(index)
+        if index.ndim == 0:
+            return self[index[None]][0]
+        rows = np.empty((len(index), self._row), np.uint8)
+        for i, row in enumerate(index):  # pread: no shared file offset, safe from any thread
+            rows[i] = np.frombuffer(os.pread(self._fd, self._row, int(row) * self._row), np.uint8)
+        return rows.reshape((len(index),) + self.shape[1:])
+
+    def __array__(self, dtype=None, copy=None):  # np.asarray(cached) reads everything: for small sets and tests
+        return self[np.arange(len(self))]
+
+    def __del__(self):
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+
+
+def load(cache_dir, key):
+    """(CachedImages, decode failures) of a complete entry, or None."""
+    meta_path = Path(cache_dir) / f"{key}.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        images = CachedImages(Path(cache_dir) / f"{key}.u8", meta["count"], meta["size"], meta["channels"])
+    except (OSError, ValueError, KeyError):  # missing, or half of an entry: rebuild it
+        return None
+    if os.path.getsize(images.path) != len(images) * images._row:
+        return None
+    return images, [tuple(item) for item in meta["skipped"]]
+
+
+def discard(cache_dir, key):
+    for suffix in (".json", ".u8"):  # metadata first: without it the entry no longer counts
+        (Path(cache_dir) / f"{key}{suffix}").unlink(missing_ok=True)
+
+
+def build(cache_dir, key, decoded, size, channels):
+    """Write the images that `decoded` yields ((pixels or None, reason)) to a new entry.
+
+    The rows go straight to disk; the entry appears (data, then the metadata that makes it
+    count) only once complete. Returns what load() returns.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    count, skipped = 0, []
+
+    def write_rows(target):
+        nonlocal count
+        with open(target, "wb") as f:
+            for path, (pixels, reason) in decoded:
+                if pixels is None:
+                    skipped.append((path, reason))
+                else:
+                    f.write(pixels.tobytes())
+                    count += 1
+
+    imaging.write_atomic(cache_dir / f"{key}.u8", write_rows)
+    meta = {"count": count, "size": size, "channels": channels, "skipped": skipped}
+    imaging.write_atomic(cache_dir / f"{key}.json", lambda t: Path(t).write_text(json.dumps(meta)))
+    return load(cache_dir, key)
