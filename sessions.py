@@ -50,7 +50,10 @@ def read_stored_config(session):
     except yaml.YAMLError:
         raise UserError(f"{path} is not valid YAML. Restore it from a backup, or start a new session.") from None
     try:
-        return config_lib.validate(stored if isinstance(stored, dict) else {})
+        # Keys added to the tool after the session was created take their defaults, which keep
+        # the behaviour the session was trained with; unknown keys are still refused.
+        defaults = config_lib.read_yaml(config_lib.DEFAULT_CONFIG)
+        return config_lib.validate({**defaults, **(stored if isinstance(stored, dict) else {})})
     except UserError as e:
         raise UserError(f"{path} is not a valid session config: {e}") from None
 

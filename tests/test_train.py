@@ -143,3 +143,14 @@ def test_fid_every_adds_a_fid_column_the_best_epoch_and_a_plot(tmp_path):
     assert fids[0] == "" and float(fids[1]) > 0
     assert "best " in result.stdout and "at epoch 2" in result.stdout
     assert list((tmp_path / "cache" / "fid").glob("*.npz"))  # the real side is cached for the next run
+
+
+def test_a_session_from_before_a_config_key_existed_still_resumes(trained, tmp_path):
+    root, _, _ = trained
+    copy = tmp_path / "ck"
+    shutil.copytree(root, copy)
+    stored = copy / "training_1" / "config.yaml"
+    stored.write_text("".join(line for line in stored.read_text().splitlines(keepends=True)
+                              if not line.startswith(("jit_compile", "cache_dir"))))
+    result = run_script("DCGAN_train.py", "--checkpoint-root", copy, "-r", 3, 1, 4)
+    assert result.returncode == 0, result.stderr
