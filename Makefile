@@ -44,5 +44,9 @@ demo: $(STAMP) fashion-mnist
 	$(PY) DCGAN_train.py $$session 4 --set max_images=24000 && \
 	echo "Sample grids: checkpoints/training_$$session/images/  animation: checkpoints/training_$$session/progress.gif"
 
+# Benchmarks (minutes, not part of the tests): one summary line each; figures in bench/README.md.
+bench: $(STAMP) fashion-mnist
+	$(PY) bench/bench.py all
+
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,224 @@
+"""Benchmarks: each prints one line `NAME key=value ...`, with a ratio against a baseline measured
+side by side in the same process where there is one.
+
+    python bench/bench.py train            # project loop vs the TF tutorial's plain loop
+    python bench/bench.py folder           # folder training: first and second epoch vs in-memory
+    python bench/bench.py memory           # peak RSS iterating one epoch over a large folder
+    python bench/bench.py generate         # generate_img.py vs one image at a time
+    python bench/bench.py fid              # InceptionV3 images/s; cached second call vs first
+    python bench/bench.py all
+
+Sizes are options (see --help), so a quick run can scale them down; bench/README.md says which
+sizes its figures are for.
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def report(name, **values):
+    print(name + " " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()),
+          flush=True)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def make_folder(folder, count, size, seed=0):
+    """`count` JPEGs of size x size with smooth random content (so JPEG sizes are realistic)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC).save(folder / f"{i:06d}.jpg", quality=90)
+    return folder
+
+
+def _project_images_per_sec(cfg_overrides, images, epochs, root):
+    """Wall-clock images/s of training.run over epochs 2..E, sampling and checkpoints included."""
+    import config
+    import training
+    from progress import SessionProgress
+    plan = training.Plan(Path(root), 1, config.load_config(overrides=cfg_overrides), epochs)
+    state = training.build_state(plan)
+    training.run(plan, state, images)
+    grids = SessionProgress(plan.session).epoch_grids()  # each written at the end of its epoch
+    steps = len(images.images) // plan.cfg["batch_size"]
+    return (epochs - 1) * steps * plan.cfg["batch_size"] / (grids[-1].stat().st_mtime - grids[0].stat().st_mtime)
+
+
+def _plain_images_per_sec(cfg, pixels, epochs):
+    """The TF DCGAN tutorial's loop around the identical networks and batch size."""
+    import tensorflow as tf
+    import models
+    generator, discriminator = models.build_generator(cfg), models.build_discriminator(cfg)
+    g_opt = tf.keras.optimizers.Adam(cfg["g_lr"], beta_1=cfg["beta1"])
+    d_opt = tf.keras.optimizers.Adam(cfg["d_lr"], beta_1=cfg["beta1"])
+    bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+    batch = cfg["batch_size"]
+
+    @tf.function
+    def step(real):
+        noise = tf.random.normal([batch, cfg["noise_dim"]])
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = generator(noise, training=True)
+            real_out, fake_out = discriminator(real, training=True), discriminator(fake, training=True)
+            g_loss = bce(tf.ones_like(fake_out), fake_out)
+            d_loss = bce(tf.ones_like(real_out), real_out) + bce(tf.zeros_like(fake_out), fake_out)
+        g_opt.apply_gradients(zip(g_tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables))
+        d_opt.apply_gradients(zip(d_tape.gradient(d_loss, discriminator.trainable_variables),
+                                  discriminator.trainable_variables))
+
+    data = tf.data.Dataset.from_tensor_slices(np.asarray(pixels)).map(lambda x: tf.cast(x, tf.float32) / 127.5 - 1)
+    data = data.shuffle(len(pixels)).batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    seconds = []
+    for _ in range(epochs):
+        start = time.monotonic()
+        for real in data:
+            step(real)
+        seconds.append(time.monotonic() - start)
+    return (epochs - 1) * (len(pixels) // batch) * batch / sum(seconds[1:])
+
+
+def bench_train(args):
+    from data import load_training_images
+    import config
+    overrides = {"max_images": args.train_images}
+    cfg = config.load_config(overrides=overrides)
+    images = load_training_images(cfg)
+    with tempfile.TemporaryDirectory() as root:
+        project = _project_images_per_sec(overrides, images, args.epochs, root)
+    plain = _plain_images_per_sec(cfg, images.images, args.epochs)
+    report("train", images=len(images.images), batch=cfg["batch_size"], project_ips=project, plain_ips=plain,
+           ratio=project / plain)
+
+
+def bench_folder(args):
+    import data
+    overrides = {"dataset": "folder", "image_size": 64, "channels": 3, "g_filters": 128, "d_filters": 64,
+                 "d_batchnorm": True, "d_dropout": 0.0, "batch_size": 64, "checkpoint_every": 1000}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = make_folder(Path(tmp) / "jpegs", args.folder_images, 128)
+        overrides.update(data_dir=str(folder), cache_dir=str(Path(tmp) / "cache"))
+        import config
+        cfg = config.load_config(overrides=overrides)
+        start = time.monotonic()
+        images = data.load_training_images(cfg)  # first epoch pays the decode
+        decode = time.monotonic() - start
+        with tempfile.TemporaryDirectory() as root:
+            project = _project_images_per_sec(overrides, images, 2, root)
+        in_memory = _plain_images_per_sec(cfg, np.asarray(images.images), 2)
+    steps_images = len(images.images) // 64 * 64
+    first = steps_images / (decode + steps_images / project)
+    report("folder", images=len(images.images), first_epoch_ips=first, second_epoch_ips=project,
+           in_memory_ips=in_memory, ratio=project / in_memory, peak_rss_mb=peak_rss_mb())
+
+
+def bench_memory(args):
+    import config
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        for count in (args.memory_images // 10, args.memory_images):
+            folder = make_folder(Path(tmp) / f"small_{count}", count, 64, seed=count)
+            cfg = config.load_config(overrides={"dataset": "folder", "data_dir": str(folder), "image_size": 64,
+                                                "channels": 3, "cache_dir": str(Path(tmp) / "cache")})
+            code = ("import sys, resource; sys.path.insert(0, %r)\n"
+                    "import config, data\n"
+                    "cfg = config.validate(%r)\n"
+                    "images = data.load_training_images(cfg).images\n"
+                    "for batch in data.epoch_dataset(images, 128, 0, 1, True): pass\n"
+                    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n") % (str(REPO), cfg)
+            # Decode (building the cache) and iterate in one fresh process, so its peak is this count's alone.
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            rows.append((count, float(out.split()[-1])))
+    (small, small_mb), (large, large_mb) = rows
+    report("memory", images=large, peak_rss_mb=large_mb, peak_rss_mb_at_tenth=small_mb,
+           growth=large_mb / small_mb)
+
+
+def bench_generate(args):
+    import tensorflow as tf
+    import config
+    import imaging
+    import sessions
+    import training
+    from data import TrainingImages
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = config.load_config(overrides={"dataset": "folder", "data_dir": tmp})
+        plan = training.Plan(Path(tmp) / "ck", 1, cfg, 1)
+        state = training.build_state(plan)
+        blank = TrainingImages(np.zeros((128, 28, 28, 1), np.uint8), "zeros")
+        training.run(plan, state, blank)  # one epoch on one batch: a session to generate from
+        start = time.monotonic()
+        subprocess.run([sys.executable, str(REPO / "generate_img.py"), "--checkpoint-root", str(Path(tmp) / "ck"),
+                        "1", "100", str(args.generate_images), "--seed", "1", "--out", str(Path(tmp) / "fast")],
+                       check=True, capture_output=True)
+        fast = args.generate_images / (time.monotonic() - start)
+        state, _ = sessions.load_session(Path(tmp) / "ck", 1)
+        naive_dir = Path(tmp) / "naive"
+        naive_dir.mkdir()
+        count = max(1, args.generate_images // 10)  # the naive loop is timed on a tenth of the images
+        start = time.monotonic()
+        for i in range(count):
+            image = state.generator(tf.random.normal([1, cfg["noise_dim"]]), training=False).numpy()
+            imaging.write_png(naive_dir / f"{i:06d}.png", imaging.to_uint8(image)[0])
+        naive = count / (time.monotonic() - start)
+    report("generate", images=args.generate_images, script_png_per_sec=fast, naive_png_per_sec=naive,
+           ratio=fast / naive)
+
+
+def bench_fid(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        real = make_folder(Path(tmp) / "real", args.fid_images, 64, seed=1)
+        fake = make_folder(Path(tmp) / "fake", args.fid_images, 64, seed=2)
+        command = [sys.executable, str(REPO / "compute_fid.py"), "--real", str(real), "--fake", str(fake),
+                   "--weights", "random", "--num", str(args.fid_images), "--num-real", str(args.fid_images),
+                   "--cache-dir", str(Path(tmp) / "cache")]
+        times = []
+        for _ in range(2):
+            start = time.monotonic()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.monotonic() - start)
+    import fid_inputs
+    extractor = fid_inputs.InceptionFeatures("random")
+    batch = np.random.default_rng(0).integers(0, 256, (200, 64, 64, 3), dtype=np.uint8)
+    extractor.statistics([batch[:50]])  # trace
+    start = time.monotonic()
+    extractor.statistics([batch])
+    report("fid", images=args.fid_images, inception_ips=len(batch) / (time.monotonic() - start),
+           first_call_s=times[0], second_call_s=times[1], ratio=times[1] / times[0])
+
+
+BENCHES = {"train": bench_train, "folder": bench_folder, "memory": bench_memory, "generate": bench_generate,
+           "fid": bench_fid}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+", choices=list(BENCHES) + ["all"], help="benchmarks to run")
+    parser.add_argument("--train-images", type=int, default=12800, help="Fashion-MNIST images for train (default 12800)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs for train; the first is not timed (default 3)")
+    parser.add_argument("--folder-images", type=int, default=20000, help="JPEGs for folder (default 20000)")
+    parser.add_argument("--memory-images", type=int, default=100000, help="images for memory (default 100000)")
+    parser.add_argument("--generate-images", type=int, default=10000, help="PNGs for generate (default 10000)")
+    parser.add_argument("--fid-images", type=int, default=1000, help="images per side for fid (default 1000)")
+    args = parser.parse_args()
+    for name in BENCHES if "all" in args.names else args.names:
+        BENCHES[name](args)
+
+
+if __name__ == "__main__":
+    main()
