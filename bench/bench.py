@@ -151,17 +151,10 @@ def bench_memory(args):
 
 def bench_generate(args):
     import tensorflow as tf
-    import config
     import imaging
     import sessions
-    import training
-    from data import TrainingImages
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config.load_config(overrides={"dataset": "folder", "data_dir": tmp})
-        plan = training.Plan(Path(tmp) / "ck", 1, cfg, 1)
-        state = training.build_state(plan)
-        blank = TrainingImages(np.zeros((128, 28, 28, 1), np.uint8), "zeros")
-        training.run(plan, state, blank)  # one epoch on one batch: a session to generate from
+        _, cfg = _tiny_session(tmp)
         start = time.monotonic()
         subprocess.run([sys.executable, str(REPO / "generate_img.py"), "--checkpoint-root", str(Path(tmp) / "ck"),
                         "1", "100", str(args.generate_images), "--seed", "1", "--out", str(Path(tmp) / "fast")],
@@ -180,13 +173,25 @@ def bench_generate(args):
            ratio=fast / naive)
 
 
+def _tiny_session(root):
+    """A 28x28 session trained one epoch on one batch: something to generate from."""
+    import config
+    import training
+    from data import TrainingImages
+    cfg = config.load_config(overrides={"dataset": "folder", "data_dir": str(root)})
+    plan = training.Plan(Path(root) / "ck", 1, cfg, 1)
+    training.run(plan, training.build_state(plan), TrainingImages(np.zeros((128, 28, 28, 1), np.uint8), "zeros"))
+    return plan.root, cfg
+
+
 def bench_fid(args):
+    """Real side: a folder (cached after the first call); generated side: a session, as in use."""
     with tempfile.TemporaryDirectory() as tmp:
-        real = make_folder(Path(tmp) / "real", args.fid_images, 64, seed=1)
-        fake = make_folder(Path(tmp) / "fake", args.fid_images, 64, seed=2)
-        command = [sys.executable, str(REPO / "compute_fid.py"), "--real", str(real), "--fake", str(fake),
-                   "--weights", "random", "--num", str(args.fid_images), "--num-real", str(args.fid_images),
-                   "--cache-dir", str(Path(tmp) / "cache")]
+        root, _ = _tiny_session(tmp)
+        real = make_folder(Path(tmp) / "real", args.fid_images, 28, seed=1)
+        command = [sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(root), "--real", str(real),
+                   "--fake", "1", "--weights", "random", "--num", str(args.fid_images),
+                   "--num-real", str(args.fid_images), "--cache-dir", str(Path(tmp) / "cache")]
         times = []
         for _ in range(2):
             start = time.monotonic()
@@ -214,7 +219,7 @@ def main():
     parser.add_argument("--folder-images", type=int, default=20000, help="JPEGs for folder (default 20000)")
     parser.add_argument("--memory-images", type=int, default=100000, help="images for memory (default 100000)")
     parser.add_argument("--generate-images", type=int, default=10000, help="PNGs for generate (default 10000)")
-    parser.add_argument("--fid-images", type=int, default=1000, help="images per side for fid (default 1000)")
+    parser.add_argument("--fid-images", type=int, default=500, help="images per side for fid (default 500)")
     args = parser.parse_args()
     for name in BENCHES if "all" in args.names else args.names:
         BENCHES[name](args)
