@@ -276,14 +276,11 @@ def source_stats(source, extractor, cache_dir=CACHE_DIR, keep_features=False):
 
 
 def generated_batches(generator, cfg, num, seed, batch_size):
-    """num images from the generator in uint8 batches, from seeded noise (the same every call)."""
-    import tensorflow as tf
-    import models
-    rng = tf.random.Generator.from_seed(seed)
-    for start in range(0, num, batch_size):
-        noise = models.noise(rng, min(batch_size, num - start), cfg)
+    """num images from the generator in uint8 batches: the images generate_img.py writes for this seed."""
+    import generation
+    for images in generation.sample_batches(generator, cfg, num, seed, batch_size):
         # Quantised like a saved PNG, so a session and a folder of its saved images agree.
-        yield imaging.to_uint8(generator(noise, training=False))
+        yield imaging.to_uint8(images)
 
 
 def generator_stats(generator, cfg, num, extractor, seed=0, keep_features=False):

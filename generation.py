@@ -107,6 +107,14 @@ class _Writer:
             self.written += 1
 
 
+def sample_batches(generator, cfg, count, seed, batch_size):
+    """`count` images in [-1, 1] as (B, H, W, C) batches, from tf.random.Generator.from_seed(seed)
+    with one draw of models.noise per batch: what generate_img.py writes and FID scores."""
+    rng = tf.random.Generator.from_seed(seed)
+    for start in range(0, count, batch_size):
+        yield generator(models.noise(rng, min(batch_size, count - start), cfg), training=False).numpy()
+
+
 def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     """Write `count` images from state.generator into out_dir and a preview grid to grid_path.
 
@@ -127,7 +135,6 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
               f"{image_name(first, width)} (existing files are never overwritten).")
     print(f"Writing {count} images to {out_dir}: {image_name(first, width)} .. {image_name(first + count - 1, width)}")
 
-    rng = tf.random.Generator.from_seed(seed)
     writer = _Writer(out_dir, width)
     progress = ProgressReport(count, "images written", unit_name="image")
     preview = []  # the first GRID_IMAGES images of this run, in [-1, 1]
@@ -135,13 +142,11 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
     try:
-        while done < count:
-            size = min(batch_size, count - done)
-            images = state.generator(models.noise(rng, size, cfg), training=False).numpy()  # (B, H, W, C)
+        for images in sample_batches(state.generator, cfg, count, seed, batch_size):
             if done < GRID_IMAGES:
                 preview.append(images[:GRID_IMAGES - done])
             pending.append(pool.submit(writer.write, images, first + done))
-            done += size
+            done += len(images)
             # Wait for the oldest batch only when too many are queued, or at the end.
             while len(pending) > IN_FLIGHT or (done == count and pending):
                 pending.popleft().result()
