@@ -22,9 +22,10 @@ def parse_args(argv):
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override one config key, e.g. --set g_lr=1e-4 (repeatable)")
     cli.add_checkpoint_root(parser)
-    parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
-                        help="tf.distribute strategy: mirrored trains on all local GPUs, splitting each batch "
-                             "(default: one device)")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                        help="tf.distribute strategy: mirrored trains on all local GPUs, splitting each batch; "
+                             "multiworker on the GPUs of every machine listed in TF_CONFIG, run on each of them "
+                             "(see the README) (default: one device)")
     parser.add_argument("--strict", action="store_true",
                         help="stop with an error on any image file that cannot be used, instead of skipping it")
     return parser.parse_args(argv)

@@ -165,9 +165,7 @@ def measure(label_stats, extractor, kid):
         if note:
             fid_inputs.warn(note)
         results.append(stats)
-    value, notes = fid.fid_of_stats(*results)
-    for note in notes:
-        fid_inputs.warn(note)
+    value = fid.fid_of_stats(*results)
     kid_value = fid.kernel_inception_distance(results[0].features, results[1].features) if kid else None
     return results, value, kid_value
 

@@ -295,8 +295,5 @@ def real_stats_for_config(cfg, extractor, num=NUM_REAL, cache_dir=CACHE_DIR, ima
 
 
 def fid_of_generator(generator, cfg, real_stats, num, extractor, seed=0):
-    """FID of num images from generator against real_stats; numerical notes go to stderr."""
-    value, notes = fid.fid_of_stats(real_stats, generator_stats(generator, cfg, num, extractor, seed))
-    for note in notes:
-        warn(note)
-    return value
+    """FID of num images from generator against real_stats."""
+    return fid.fid_of_stats(real_stats, generator_stats(generator, cfg, num, extractor, seed))

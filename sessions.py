@@ -199,6 +199,19 @@ class GanState:
         self.g_optimizer.learning_rate.assign(self.cfg["g_lr"])
         self.d_optimizer.learning_rate.assign(self.cfg["d_lr"])
 
+    def variables(self):
+        """Every variable the checkpoint holds."""
+        return [*self.generator.variables, *self.discriminator.variables, *self.g_optimizer.variables,
+                *self.d_optimizer.variables, self.epoch, self.noise_rng.state, self.sample_noise]
+
+    def snapshot(self):
+        """A copy of the whole state in host memory, to go back to with load_snapshot."""
+        return [v.numpy() for v in self.variables()]
+
+    def load_snapshot(self, values):
+        for variable, value in zip(self.variables(), values, strict=True):
+            variable.assign(value)
+
     def samples(self):
         """The generator's images for the fixed sample noise, in [-1, 1]."""
         return self.generator(self.sample_noise, training=False).numpy()

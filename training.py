@@ -3,9 +3,13 @@
 Checkpoint ckpt-E is the state at the end of epoch E. Planning refuses anything that could lose
 saved work before a single file is touched; the loop stops cleanly on SIGINT or SIGTERM.
 """
+import json
+import os
 import shlex
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +92,41 @@ def make_strategy(name):
     """tf.distribute strategy by name; create it before any other TensorFlow work."""
     if name == "mirrored":  # every local GPU (or the one CPU); the global batch is split over them
         return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        _check_tf_config(os.environ.get("TF_CONFIG"))
+        # Every local GPU of every worker; each worker blocks here until all have started.
+        return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _check_tf_config(text):
+    example = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+               '"task": {"type": "worker", "index": 0}}\'')
+    if not text:
+        raise UserError("--strategy multiworker needs the TF_CONFIG environment variable, which lists every "
+                        f"worker and says which one this is, e.g. {example} (index 1 on the second machine).")
+    try:
+        tf_config = json.loads(text)
+        workers = tf_config["cluster"]["worker"]
+        task = tf_config["task"]
+        valid = isinstance(workers, list) and task["type"] in tf_config["cluster"] and \
+            0 <= int(task["index"]) < len(tf_config["cluster"][task["type"]])
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if not valid:
+        raise UserError(f"TF_CONFIG is not a valid cluster description: {text[:200]!r}. Expected the form "
+                        f"{example}, the task's type listed in the cluster and its index within that list.")
+
+
+def is_chief(strategy):
+    """True for the one process that writes the session folder: the only process, or the
+    multi-worker cluster's chief (the "chief" task, else worker 0)."""
+    resolver = strategy.cluster_resolver
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    if "chief" in resolver.cluster_spec().jobs:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
 
 
 def build_state(plan, strategy=None):
@@ -104,10 +142,11 @@ def build_state(plan, strategy=None):
 
 
 def make_train_step(state, cfg, strategy, global_batch_size):
-    """One simultaneous G and D update; returns the batch means of METRICS."""
+    """One simultaneous G and D update; returns the batch means of METRICS and, last, the sum of
+    the stop flags passed in by the workers: above 0 when any worker was asked to stop."""
     generator, discriminator = state.generator, state.discriminator
 
-    def replica_step(real):
+    def replica_step(real, stop_flag):
         noise = models.noise(state.noise_rng, tf.shape(real)[0], cfg)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = generator(noise, training=True)
@@ -128,21 +167,27 @@ def make_train_step(state, cfg, strategy, global_batch_size):
         state.d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
         acc_real, acc_fake = models.accuracy(real_logits, fake_logits)
         return tf.stack([g_loss, d_loss, tf.reduce_sum(acc_real) / global_batch_size,
-                         tf.reduce_sum(acc_fake) / global_batch_size])
+                         tf.reduce_sum(acc_fake) / global_batch_size, stop_flag])
 
     @tf.function(jit_compile=cfg["jit_compile"])
-    def train_step(real):
-        per_replica = strategy.run(replica_step, args=(real,))
+    def train_step(real, stop_flag):
+        per_replica = strategy.run(replica_step, args=(real, stop_flag))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     return train_step
 
 
 class GracefulStop:
-    """SIGINT/SIGTERM set a flag the loop checks at each step; a second signal aborts at once."""
+    """SIGINT/SIGTERM set a flag that goes into the next training step; a second signal aborts at once.
+
+    The step sums the flags of all workers, so every worker of a multi-worker run learns of a
+    stop at the same step (`agreed`) and they all leave the loop together: a worker that left
+    alone would leave the others waiting in their next all-reduce.
+    """
 
     def __enter__(self):
         self.signum = None
+        self.agreed = False
         self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
@@ -151,8 +196,12 @@ class GracefulStop:
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)
         self.signum = signum
-        print(f"\n{signal.Signals(signum).name} received: stopping after this step "
+        print(f"\n{signal.Signals(signum).name} received: stopping after the next step "
               "(send it again to abort at once).", flush=True)
+
+    @property
+    def flag(self):
+        return tf.constant(0.0 if self.signum is None else 1.0)
 
     def __exit__(self, *exc):
         for s, handler in self._previous.items():
@@ -194,16 +243,18 @@ def run(plan, state, training_images, strategy=None):
     if cfg["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
+    chief = is_chief(strategy)
     progress = SessionProgress(plan.session)
-    _prepare_folder(plan, progress)
-    manager = tf.train.CheckpointManager(state.checkpoint, str(plan.session), max_to_keep=cfg["max_to_keep"],
-                                         checkpoint_name=sessions.CHECKPOINT_NAME)
+    if chief:
+        _prepare_folder(plan, progress)
+    checkpoints = Checkpoints(state, plan, chief)
     train_step = make_train_step(state, cfg, strategy, batch_size)
     print(f"Session {plan.number}: {len(images)} images from {training_images.source}, {steps} steps of "
           f"{batch_size} per epoch, epochs {plan.restore_epoch + 1}..{plan.last_epoch}, in {plan.session}")
 
     saved = plan.restore_epoch if plan.restore_prefix else None
     completed = plan.restore_epoch
+    unsaved = None  # a snapshot of the state at the end of the newest epoch without a checkpoint
     with GracefulStop() as stop:
         for epoch in range(plan.restore_epoch + 1, plan.last_epoch + 1):
             metrics = _train_epoch(epoch, plan, train_step, strategy, images, steps, stop)
@@ -213,27 +264,37 @@ def run(plan, state, training_images, strategy=None):
             state.epoch.assign(epoch)
             if fid_scorer and epoch % cfg["fid_every"] == 0:
                 metrics["fid"] = fid_scorer.score(state.generator, epoch, progress.rows())
-            progress.record_epoch(epoch, state.samples(), metrics)
+            if chief:
+                progress.record_epoch(epoch, state.samples(), metrics)
             note = ""
-            if epoch % cfg["checkpoint_every"] == 0 or epoch == plan.last_epoch or stop.signum:
-                _save(manager, epoch)
-                saved = epoch
-                progress.write_summaries()
+            if epoch % cfg["checkpoint_every"] == 0 or epoch == plan.last_epoch or stop.agreed:
+                checkpoints.save(epoch)
+                saved, unsaved = epoch, None
+                if chief:
+                    progress.write_summaries()
                 note = f"  saved ckpt-{epoch}"
+            else:
+                unsaved = state.snapshot()
             fid_note = f"  FID {metrics['fid']:.2f} ({fid_scorer.best})" if "fid" in metrics else ""
             print(f"epoch {epoch}/{plan.last_epoch}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in METRICS) +
                   f"  {metrics['seconds']:.0f}s  {metrics['images_per_sec']:.0f} img/s{fid_note}{note}", flush=True)
-            if stop.signum:
+            if stop.agreed:
                 break
 
-    if stop.signum:
-        if saved != completed and completed > plan.restore_epoch:
-            _save(manager, completed)
+    if stop.agreed:
+        if unsaved is not None:
+            # The steps since the end of that epoch are dropped, so ckpt-E is exactly epoch E's state.
+            state.load_snapshot(unsaved)
+            checkpoints.save(completed)
             saved = completed
-        progress.write_summaries()
+        checkpoints.close()
+        if chief:
+            progress.write_summaries()
         resume = plan.resume_command(saved) if saved else f"python DCGAN_train.py {plan.number} {plan.last_epoch}"
         print(f"Stopped after epoch {completed}; saved checkpoints are intact. Resume with: {resume}")
-        return 128 + stop.signum
+        # A worker stopped by another worker's signal exits as if it had been sent SIGTERM.
+        return 128 + (stop.signum or signal.SIGTERM)
+    checkpoints.close()
     print(f"Done. Samples: {progress.images_dir}/, animation: {progress.gif_path}, "
           f"metrics: {progress.metrics_path}, plot: {progress.plot_path}")
     return 0
@@ -264,9 +325,11 @@ class FidScorer:
 
 def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):
     """Metrics of one epoch, or None when a stop signal interrupted it."""
-    cfg = plan.cfg
-    dataset = strategy.experimental_distribute_dataset(
-        epoch_dataset(images, cfg["batch_size"], cfg["seed"], epoch, cfg["flip"]))
+    cfg, batch_size = plan.cfg, plan.cfg["batch_size"]
+    # Each worker feeds its own share of every global batch to its local replicas, in order.
+    dataset = strategy.distribute_datasets_from_function(lambda context: epoch_dataset(
+        images, batch_size, cfg["seed"], epoch, cfg["flip"], context.input_pipeline_id,
+        context.num_input_pipelines, context.get_per_replica_batch_size(batch_size)))
     if sys.stdout.isatty():
         print(f"Epoch {epoch}/{plan.last_epoch}")
     bar = ProgressReport(steps, f"epoch {epoch}/{plan.last_epoch} step", metrics=METRICS)
@@ -274,23 +337,43 @@ def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):
     start = time.monotonic()
     step = 0
     for step, batch in enumerate(dataset, start=1):
-        totals += train_step(batch).numpy()
+        *values, stop_flags = train_step(batch, stop.flag).numpy()
+        totals += values
         bar.update(step, dict(zip(METRICS, totals / step)))
-        if stop.signum:
+        if stop_flags > 0:
+            stop.agreed = True
             return None
     seconds = time.monotonic() - start
     metrics = dict(zip(METRICS, totals / step))
     return dict(metrics, seconds=seconds, images_per_sec=step * cfg["batch_size"] / seconds)
 
 
-def _save(manager, epoch):
-    try:
-        manager.save(checkpoint_number=epoch)
-    except (tf.errors.OpError, OSError) as e:
-        sessions.reconcile(manager.directory)  # drop the half-written files; the state file never listed them
-        raise UserError(f"Saving the checkpoint of epoch {epoch} failed ({type(e).__name__}: "
-                        f"{getattr(e, 'message', e)}). Earlier checkpoints are intact; free disk space "
-                        "and resume from the newest one.") from None
+class Checkpoints:
+    """The chief saves the session's checkpoints. Under MultiWorkerMirroredStrategy every worker
+    must take part in each save, so the others save into a temporary folder that is deleted
+    again (the pattern of TensorFlow's multi-worker tutorial)."""
+
+    def __init__(self, state, plan, chief):
+        self.chief = chief
+        self.directory = str(plan.session) if chief else tempfile.mkdtemp(prefix="dcgan-worker-ckpt-")
+        self.manager = tf.train.CheckpointManager(state.checkpoint, self.directory, max_to_keep=plan.cfg["max_to_keep"],
+                                                  checkpoint_name=sessions.CHECKPOINT_NAME)
+
+    def save(self, epoch):
+        try:
+            self.manager.save(checkpoint_number=epoch)
+        except (tf.errors.OpError, OSError) as e:
+            if self.chief:  # drop the half-written files; the state file never listed them
+                sessions.reconcile(self.directory)
+            raise UserError(f"Saving the checkpoint of epoch {epoch} into {self.directory} failed ({type(e).__name__}: "
+                            f"{getattr(e, 'message', e)}). Earlier checkpoints are intact; free disk space "
+                            "and resume from the newest one.") from None
+        if not self.chief:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def close(self):
+        if not self.chief:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _report_skipped(training_images, shown=20):

@@ -26,10 +26,21 @@ def to_float(batch):
     return tf.cast(batch, tf.float32) / 127.5 - 1.0
 
 
-def epoch_dataset(images, batch_size, seed, epoch, flip):
-    spec = tf.TensorSpec((batch_size,) + images.shape[1:], tf.uint8)
-    dataset = tf.data.Dataset.from_generator(
-        lambda: epoch_batches(images, batch_size, seed, epoch, flip), output_signature=spec)
+def epoch_dataset(images, batch_size, seed, epoch, flip, pipeline=0, pipelines=1, replica_batch_size=None):
+    """The epoch's batches as float32 tf.data. With several input pipelines (one per worker of a
+    multi-worker run), pipeline i yields its i-th share of every global batch, cut into batches of
+    replica_batch_size for its local replicas in turn: together the workers train on exactly
+    the global batches a single process would."""
+    replica_batch_size = replica_batch_size or batch_size
+    share = batch_size // pipelines
+
+    def shares():
+        for batch in epoch_batches(images, batch_size, seed, epoch, flip):
+            mine = batch[pipeline * share:(pipeline + 1) * share]
+            yield from (mine[start:start + replica_batch_size] for start in range(0, share, replica_batch_size))
+
+    spec = tf.TensorSpec((replica_batch_size,) + images.shape[1:], tf.uint8)
+    dataset = tf.data.Dataset.from_generator(shares, output_signature=spec)
     return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 

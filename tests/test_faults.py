@@ -75,8 +75,9 @@ def test_sigkill_during_a_save_resumes_from_the_previous_checkpoint(images, tmp_
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_graceful_stop_saves_completed_epochs_and_prints_the_resume_command(tmp_path, signum, code):
     data = make_image_folder(tmp_path / "images", count=64)
+    exact = ["--data", data, *TINY, "--set", "checkpoint_every=5", "--set", "deterministic=true"]
     root = tmp_path / "ck"
-    process = start_training(root, 1, 50, "--data", data, *TINY, "--set", "checkpoint_every=5")
+    process = start_training(root, 1, 50, *exact)
     for line in process.stdout:
         if line.startswith("epoch 2/50  g_loss"):  # the summary line of epoch 2: epoch 3 is starting
             break
@@ -87,6 +88,14 @@ def test_graceful_stop_saves_completed_epochs_and_prints_the_resume_command(tmp_
     session = root / "training_1"
     assert sorted(p.name for p in session.glob("ckpt-*.index")) == ["ckpt-2.index"]  # no half epoch saved
     assert (session / "progress.gif").exists() and (session / "losses.png").exists()
+    # ckpt-2 is the state at the end of epoch 2, without the steps of epoch 3 run before the stop.
+    straight = tmp_path / "straight"
+    assert run_script("DCGAN_train.py", "--checkpoint-root", straight, 1, 2, *exact).returncode == 0
+    expected = checkpoint_tensors(straight / "training_1" / "ckpt-2")
+    saved = checkpoint_tensors(session / "ckpt-2")
+    assert expected.keys() == saved.keys()
+    for name in expected:
+        assert np.array_equal(expected[name], saved[name]), name
     resumed = run_script("DCGAN_train.py", "--checkpoint-root", root, "-r", 2, 1, 3)
     assert resumed.returncode == 0, resumed.stderr
 

@@ -1,4 +1,8 @@
-"""Issue 6, training side: a mirrored strategy over two logical CPUs, and the GPU flags on CPU."""
+"""Issue 6, training side: mirrored and multi-worker strategies on CPU, and the GPU flags on CPU."""
+import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 
@@ -52,3 +56,65 @@ def test_mixed_precision_keeps_float32_outputs():
     images = generator(tf.zeros((2, cfg["noise_dim"])), training=False)
     assert images.dtype == tf.float32 and discriminator(images).dtype == tf.float32
     assert generator.layers[0].compute_dtype == "float16" and generator.layers[0].kernel.dtype == "float32"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_workers_on_loopback_train_the_global_batch_and_only_the_chief_writes(tmp_path):
+    """Two processes under MultiWorkerMirroredStrategy, one replica each, against the mirrored
+    strategy over two local devices: the same global batches split the same way, so the same
+    weights. SIGINT goes to the chief alone; the worker must stop at the same step, not hang."""
+    data = make_image_folder(tmp_path / "images", count=16)
+    args = ["1", "50", "--data", str(data), *TINY, "--set", "checkpoint_every=5", "--set", "deterministic=true"]
+    root = tmp_path / "ck"
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    workers = []
+    for index in range(2):
+        temp = tmp_path / f"tmp{index}"
+        temp.mkdir()
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=str(temp),
+                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen([sys.executable, str(REPO / "DCGAN_train.py"), "--checkpoint-root", str(root),
+                                         "--strategy", "multiworker", *args], cwd=REPO, env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    chief, worker = workers
+    for line in chief.stdout:
+        if line.startswith("epoch 2/50  g_loss"):
+            break
+    chief.send_signal(signal.SIGINT)
+    outputs = [process.communicate(timeout=120) for process in workers]
+    assert chief.returncode == 130, outputs[0]
+    assert worker.returncode == 143, outputs[1]
+    assert "-r 2 1 50" in outputs[1][0]
+
+    session = root / "training_1"
+    assert sorted(p.name for p in session.glob("ckpt-*.index")) == ["ckpt-2.index"]
+    assert [p.name for p in (session / "images").iterdir()] == ["epoch_0001.png", "epoch_0002.png"]
+    assert len((session / "metrics.csv").read_text().splitlines()) == 3  # header + 2 epochs, written once
+    assert not any((tmp_path / "tmp1").iterdir())  # the worker's checkpoint copies are gone
+
+    mirrored_root = tmp_path / "mirrored"
+    mirrored = subprocess.run([sys.executable, "-c", MIRRORED, "--checkpoint-root", str(mirrored_root),
+                               "--strategy", "mirrored", "1", "2", *args[2:]], cwd=REPO, capture_output=True, text=True)
+    assert mirrored.returncode == 0, mirrored.stderr
+    expected = tf.train.load_checkpoint(str(mirrored_root / "training_1" / "ckpt-2"))
+    saved = tf.train.load_checkpoint(str(session / "ckpt-2"))
+    names = [n for n in expected.get_variable_to_shape_map() if "generator" in n and "VARIABLE_VALUE" in n]
+    assert names
+    for name in names:
+        np.testing.assert_allclose(saved.get_tensor(name), expected.get_tensor(name), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
+def test_multiworker_without_tf_config_is_a_clear_error(tmp_path):
+    result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", "--strategy", "multiworker", 1, 1,
+                        "--data", make_image_folder(tmp_path / "images"), *TINY, env={"TF_CONFIG": ""})
+    assert result.returncode == 2 and "needs the TF_CONFIG environment variable" in result.stderr
+    assert not (tmp_path / "ck").exists()
+    broken = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", "--strategy", "multiworker", 1, 1,
+                        *TINY, env={"TF_CONFIG": '{"cluster": {}}'})
+    assert broken.returncode == 2 and "TF_CONFIG is not a valid cluster description" in broken.stderr

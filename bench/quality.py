@@ -1,0 +1,134 @@
+"""Offline sample quality for Fashion-MNIST sessions, scored by a small Fashion-MNIST classifier.
+
+FID needs InceptionV3's ImageNet weights, which this machine cannot download, and on 28x28
+grayscale garments a domain classifier is the sharper judge anyway (the usual practice for
+MNIST-like GANs). For N generated images it reports
+
+    score    exp(E_x KL(p(y|x) || p(y))), the Inception Score with the classifier: 1..10
+    classes  exp(H(p(y))), the effective number of garment kinds generated: 1..10
+    confident  the share of images the classifier gives one class >= 0.9
+    fd       Frechet distance of the classifier's penultimate features to the test set
+
+and the same for N real test images, the ceiling to compare with. The classifier is trained
+once (about a minute) and cached under the cache root.
+
+    python bench/quality.py CHECKPOINT_ROOT SESSION [EPOCH ...]
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+CLASSES = 10
+SEED = 0
+
+
+def _fashion_mnist(kind):
+    """(images (N, 28, 28, 1) uint8, labels (N,)) of the Debian / Keras IDX files."""
+    import gzip
+    from data.datasets import IDX_DIRS
+    folder = next(d for d in IDX_DIRS["fashion_mnist"] if (d / f"{kind}-labels-idx1-ubyte.gz").is_file())
+    with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+    with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return images, labels
+
+
+def _build_classifier():
+    import keras
+    from keras import layers
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Rescaling(1 / 127.5, offset=-1),  # uint8 -> [-1, 1], the generator's range
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+        layers.Flatten(), layers.Dropout(0.3),
+        layers.Dense(128, activation="relu", name="features"),
+        layers.Dense(CLASSES, activation="softmax"),
+    ], name="fashion_classifier")
+
+
+def classifier(cache_dir=None):
+    """The trained classifier, from the cache or trained now (3 epochs, ~91% test accuracy)."""
+    import keras
+    from data.datasets import cache_root
+    path = cache_root(cache_dir) / "quality" / "fashion_classifier.weights.h5"
+    model = _build_classifier()
+    if path.is_file():
+        model.load_weights(path)
+        return model
+    keras.utils.set_random_seed(SEED)
+    images, labels = _fashion_mnist("train")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(images.astype(np.float32), labels, batch_size=128, epochs=3, verbose=2)
+    test_images, test_labels = _fashion_mnist("t10k")
+    _, accuracy = model.evaluate(test_images.astype(np.float32), test_labels, verbose=0)
+    print(f"classifier test accuracy {accuracy:.3f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(path)
+    return model
+
+
+def scores(model, images, reference_features=None):
+    """Quality numbers of (N, 28, 28, 1) uint8 images; fd needs the test set's features."""
+    import keras
+    import fid
+    features_model = keras.Model(model.inputs, [model.get_layer("features").output, model.outputs[0]])
+    features, probs = features_model.predict(images.astype(np.float32), batch_size=500, verbose=0)
+    probs = np.clip(probs.astype(np.float64), 1e-12, 1.0)
+    marginal = probs.mean(axis=0)
+    kl = (probs * (np.log(probs) - np.log(marginal))).sum(axis=1)
+    result = {"score": float(np.exp(kl.mean())),
+              "classes": float(np.exp(-(marginal * np.log(marginal)).sum())),
+              "confident": float((probs.max(axis=1) >= 0.9).mean())}
+    if reference_features is not None:
+        real, fake = fid.statistics(reference_features), fid.statistics(features)
+        result["fd"] = fid.fid_of_stats(real, fake)
+    return result, features
+
+
+def reference(model, count):
+    """(scores of `count` real test images, the features of the whole test set)."""
+    test_images, _ = _fashion_mnist("t10k")
+    _, test_features = scores(model, test_images)
+    real_scores, _ = scores(model, test_images[:count], test_features)
+    return real_scores, test_features
+
+
+def session_scores(model, root, session, epoch, count, test_features, seed=SEED):
+    import generation
+    import imaging
+    import sessions
+    state, epoch = sessions.load_session(root, session, epoch)
+    images = np.concatenate(list(generation.sample_batches(state.generator, state.cfg, count, seed, 500)))
+    return scores(model, imaging.to_uint8(images), test_features)[0]
+
+
+def line(name, values):
+    return name + " " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", help="checkpoint root holding training_N folders")
+    parser.add_argument("session", type=int, help="session number")
+    parser.add_argument("epochs", type=int, nargs="*", help="epochs to score (default: the newest checkpoint)")
+    parser.add_argument("--num", type=int, default=5000, help="generated images per score (default 5000)")
+    args = parser.parse_args()
+    model = classifier()
+    real, test_features = reference(model, args.num)
+    print(line("quality real", {"images": args.num, **real}), flush=True)
+    for epoch in args.epochs or [None]:
+        values = session_scores(model, args.root, args.session, epoch, args.num, test_features)
+        print(line(f"quality session={args.session} epoch={epoch}", {"images": args.num, **values}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
