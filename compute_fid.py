@@ -132,7 +132,7 @@ def session_side(number, state, epoch, args):
     import fid_inputs
 
     def stats(extractor, keep):
-        return fid_inputs.generator_stats(state.generator, state.cfg, args.num, extractor, args.seed, keep), "generated"
+        return fid_inputs.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep), "generated"
     return f"session {number} at epoch {epoch} (seed {args.seed})", stats
 
 

@@ -99,6 +99,7 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "d_lr": _float(0.0, 1.0, lo_open=True),
     "beta1": _float(0.0, 1.0, hi_open=True),
     "label_smoothing": _float(0.0, 1.0, lo_open=True),
+    "ema_decay": _float(0.0, 1.0, hi_open=True),
     "seed": _int(0, 2**31 - 1),
     "deterministic": _bool,
     "mixed_precision": _bool,

@@ -116,7 +116,7 @@ def sample_batches(generator, cfg, count, seed, batch_size):
 
 
 def generate(state, count, seed, out_dir, grid_path, batch_size=256):
-    """Write `count` images from state.generator into out_dir and a preview grid to grid_path.
+    """Write `count` images from state.ema_generator into out_dir and a preview grid to grid_path.
 
     The latents come from tf.random.Generator.from_seed(seed), one draw of models.noise per
     batch, so the same checkpoint, seed and batch size give byte-identical files.
@@ -142,7 +142,7 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
     try:
-        for images in sample_batches(state.generator, cfg, count, seed, batch_size):
+        for images in sample_batches(state.ema_generator, cfg, count, seed, batch_size):
             if done < GRID_IMAGES:
                 preview.append(images[:GRID_IMAGES - done])
             pending.append(pool.submit(writer.write, images, first + done))

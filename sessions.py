@@ -162,6 +162,11 @@ class GanState:
         strategy = strategy or tf.distribute.get_strategy()
         with strategy.scope():
             self.generator = models.build_generator(cfg)
+            # The exponential moving average of the generator's weights: what every sample grid,
+            # generated image and FID comes from, since single Adam steps at beta1 0.5 make the
+            # raw generator's output jitter from step to step (Yazici et al. 2019).
+            self.ema_generator = models.build_generator(cfg)
+            self.ema_generator.set_weights(self.generator.get_weights())
             self.discriminator = models.build_discriminator(cfg)
             self.g_optimizer = _optimizer(cfg["g_lr"], cfg)
             self.d_optimizer = _optimizer(cfg["d_lr"], cfg)
@@ -175,15 +180,27 @@ class GanState:
                                             trainable=False, name="sample_noise")
         # Keras keeps dropout RNG state in SeedGenerator variables that tf.train does not follow.
         seed_states = [v for v in self.discriminator.non_trainable_variables if "seed_generator" in v.path]
-        self.checkpoint = tf.train.Checkpoint(
-            generator=self.generator, discriminator=self.discriminator,
-            g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, epoch=self.epoch,
-            noise_rng=self.noise_rng, sample_noise=self.sample_noise, dropout_rng=seed_states)
+        self._parts = dict(generator=self.generator, discriminator=self.discriminator,
+                           g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, epoch=self.epoch,
+                           noise_rng=self.noise_rng, sample_noise=self.sample_noise, dropout_rng=seed_states)
+        self.checkpoint = tf.train.Checkpoint(**self._parts, ema_generator=self.ema_generator)
+
+    def update_ema(self, decay):
+        """average <- decay * average + (1 - decay) * weights; the batchnorm statistics are copied."""
+        for average, live in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
+            average.assign(decay * average + (1.0 - decay) * live)
+        for average, live in zip(self.ema_generator.non_trainable_variables, self.generator.non_trainable_variables):
+            average.assign(live)
 
     def restore(self, prefix):
         """Load a checkpoint; every value in it and every variable here must match."""
         try:
-            self.checkpoint.restore(prefix).assert_consumed()
+            # Sessions saved before the average existed have none: it starts from the generator.
+            has_ema = any(name.startswith("ema_generator/")
+                          for name in tf.train.load_checkpoint(str(prefix)).get_variable_to_shape_map())
+            (self.checkpoint if has_ema else tf.train.Checkpoint(**self._parts)).restore(prefix).assert_consumed()
+            if not has_ema:
+                self.update_ema(0.0)
         except (AssertionError, ValueError) as e:
             raise UserError(f"Checkpoint {prefix} does not match the network built from the session's "
                             f"config.yaml ({str(e).splitlines()[0][:200]}). Was config.yaml edited? "
@@ -201,7 +218,8 @@ class GanState:
 
     def variables(self):
         """Every variable the checkpoint holds."""
-        return [*self.generator.variables, *self.discriminator.variables, *self.g_optimizer.variables,
+        return [*self.generator.variables, *self.ema_generator.variables, *self.discriminator.variables,
+                *self.g_optimizer.variables,
                 *self.d_optimizer.variables, self.epoch, self.noise_rng.state, self.sample_noise]
 
     def snapshot(self):
@@ -213,8 +231,8 @@ class GanState:
             variable.assign(value)
 
     def samples(self):
-        """The generator's images for the fixed sample noise, in [-1, 1]."""
-        return self.generator(self.sample_noise, training=False).numpy()
+        """The averaged generator's images for the fixed sample noise, in [-1, 1]."""
+        return self.ema_generator(self.sample_noise, training=False).numpy()
 
 
 def load_session(root, number, epoch=None):

@@ -172,6 +172,7 @@ def make_train_step(state, cfg, strategy, global_batch_size):
     @tf.function(jit_compile=cfg["jit_compile"])
     def train_step(real, stop_flag):
         per_replica = strategy.run(replica_step, args=(real, stop_flag))
+        state.update_ema(cfg["ema_decay"])  # cross-replica: the replicas' weights are equal again here
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     return train_step
@@ -263,7 +264,7 @@ def run(plan, state, training_images, strategy=None):
             completed = epoch
             state.epoch.assign(epoch)
             if fid_scorer and epoch % cfg["fid_every"] == 0:
-                metrics["fid"] = fid_scorer.score(state.generator, epoch, progress.rows())
+                metrics["fid"] = fid_scorer.score(state.ema_generator, epoch, progress.rows())
             if chief:
                 progress.record_epoch(epoch, state.samples(), metrics)
             note = ""

@@ -6,6 +6,7 @@ side by side in the same process where there is one.
     python bench/bench.py memory           # peak RSS iterating one epoch over a large folder
     python bench/bench.py generate         # generate_img.py vs one image at a time
     python bench/bench.py fid              # InceptionV3 images/s; cached second call vs first
+    python bench/bench.py quality          # the default recipe's samples after each of 3 epochs
     python bench/bench.py all
 
 Sizes are options (see --help), so a quick run can scale them down; bench/README.md says which
@@ -166,7 +167,7 @@ def bench_generate(args):
         count = max(1, args.generate_images // 10)  # the naive loop is timed on a tenth of the images
         start = time.monotonic()
         for i in range(count):
-            image = state.generator(tf.random.normal([1, cfg["noise_dim"]]), training=False).numpy()
+            image = state.ema_generator(tf.random.normal([1, cfg["noise_dim"]]), training=False).numpy()
             imaging.write_png(naive_dir / f"{i:06d}.png", imaging.to_uint8(image)[0])
         naive = count / (time.monotonic() - start)
     report("generate", images=args.generate_images, script_png_per_sec=fast, naive_png_per_sec=naive,
@@ -207,8 +208,27 @@ def bench_fid(args):
            first_call_s=times[0], second_call_s=times[1], ratio=times[1] / times[0])
 
 
+def bench_quality(args):
+    """The default Fashion-MNIST recipe trained for --quality-epochs full epochs, each epoch's
+    samples scored by bench/quality.py against real test images."""
+    import config
+    import quality
+    import training
+    from data import load_training_images
+    cfg = config.load_config(overrides=config.parse_overrides(args.quality_set))
+    with tempfile.TemporaryDirectory() as root:
+        plan = training.Plan(Path(root), 1, cfg, args.quality_epochs)
+        training.run(plan, training.build_state(plan), load_training_images(cfg))
+        model = quality.classifier()
+        real, test_features = quality.reference(model, args.quality_images)
+        report("quality real", images=args.quality_images, **real)
+        for epoch in range(1, args.quality_epochs + 1):
+            values = quality.session_scores(model, root, 1, epoch, args.quality_images, test_features)
+            report(f"quality epoch={epoch}", images=args.quality_images, **values)
+
+
 BENCHES = {"train": bench_train, "folder": bench_folder, "memory": bench_memory, "generate": bench_generate,
-           "fid": bench_fid}
+           "fid": bench_fid, "quality": bench_quality}
 
 
 def main():
@@ -220,6 +240,10 @@ def main():
     parser.add_argument("--memory-images", type=int, default=100000, help="images for memory (default 100000)")
     parser.add_argument("--generate-images", type=int, default=10000, help="PNGs for generate (default 10000)")
     parser.add_argument("--fid-images", type=int, default=500, help="images per side for fid (default 500)")
+    parser.add_argument("--quality-epochs", type=int, default=3, help="full Fashion-MNIST epochs for quality (default 3)")
+    parser.add_argument("--quality-images", type=int, default=5000, help="images scored per epoch (default 5000)")
+    parser.add_argument("--quality-set", metavar="KEY=VALUE", action="append", default=[],
+                        help="config override for quality, e.g. --quality-set d_batchnorm=true (repeatable)")
     args = parser.parse_args()
     for name in BENCHES if "all" in args.names else args.names:
         BENCHES[name](args)

@@ -107,8 +107,11 @@ def session_scores(model, root, session, epoch, count, test_features, seed=SEED)
     import imaging
     import sessions
     state, epoch = sessions.load_session(root, session, epoch)
-    images = np.concatenate(list(generation.sample_batches(state.generator, state.cfg, count, seed, 500)))
-    return scores(model, imaging.to_uint8(images), test_features)[0]
+    result = {}
+    for name, generator in (("", state.ema_generator), ("raw_", state.generator)):
+        images = np.concatenate(list(generation.sample_batches(generator, state.cfg, count, seed, 500)))
+        result.update({name + k: v for k, v in scores(model, imaging.to_uint8(images), test_features)[0].items()})
+    return result
 
 
 def line(name, values):

@@ -221,14 +221,14 @@ def test_ctrl_c_leaves_whole_files_and_exits_130(sessions_copy, tmp_path, monkey
 
     def load_with_interrupt(*args, **kwargs):
         state, epoch = real_load(*args, **kwargs)
-        generator, calls = state.generator, []
+        generator, calls = state.ema_generator, []
 
         def interrupted_on_third_call(*a, **k):
             calls.append(1)
             if len(calls) == 3:
                 raise KeyboardInterrupt
             return generator(*a, **k)
-        state.generator = interrupted_on_third_call
+        state.ema_generator = interrupted_on_third_call
         return state, epoch
 
     monkeypatch.setattr(sessions, "load_session", load_with_interrupt)

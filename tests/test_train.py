@@ -154,3 +154,49 @@ def test_a_session_from_before_a_config_key_existed_still_resumes(trained, tmp_p
                               if not line.startswith(("jit_compile", "cache_dir"))))
     result = run_script("DCGAN_train.py", "--checkpoint-root", copy, "-r", 3, 1, 4)
     assert result.returncode == 0, result.stderr
+
+
+def tiny_state(**overrides):
+    import config
+    import sessions
+    cfg = config.load_config(overrides={"g_filters": 4, "d_filters": 4, "num_examples": 4, **overrides})
+    return sessions.GanState(cfg)
+
+
+def test_the_average_generator_moves_by_one_minus_decay_and_copies_batchnorm_statistics():
+    import numpy as np
+    state = tiny_state()
+    before = state.ema_generator.get_weights()
+    for variable in state.generator.variables:
+        variable.assign(variable + 1.0)
+    state.update_ema(0.9)
+    for average, old, live, variable in zip(state.ema_generator.get_weights(), before,
+                                            state.generator.get_weights(), state.generator.variables):
+        expected = 0.9 * old + 0.1 * live if variable.trainable else live
+        np.testing.assert_allclose(average, expected, rtol=1e-6)
+
+
+def test_grids_come_from_the_average_generator_stored_in_the_checkpoint(trained):
+    import numpy as np
+    import sessions
+    from imaging import to_uint8
+    root, _, _ = trained
+    state, epoch = sessions.load_session(root, 1, 3)
+    grid = iio.imread(root / "training_1" / "images" / "epoch_0003.png")[::2, ::2]  # undo the x2 enlargement
+    tile = grid[2:30, 2:30]  # the first of the 9 tiles
+    assert np.abs(tile.astype(int) - to_uint8(state.samples())[0, ..., 0]).max() <= 1
+    raw = state.generator(state.sample_noise, training=False).numpy()
+    assert np.abs(raw - state.samples()).max() > 1e-3  # a different network from the average
+
+
+def test_a_checkpoint_from_before_the_average_restores_with_the_average_set_to_the_generator(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+    old = tiny_state()
+    for variable in old.generator.trainable_variables:
+        variable.assign(variable * 2.0)
+    prefix = tf.train.Checkpoint(**old._parts).save(str(tmp_path / "ckpt"))  # no ema_generator in it
+    new = tiny_state()
+    new.restore(prefix)
+    for average, live in zip(new.ema_generator.get_weights(), old.generator.get_weights()):
+        np.testing.assert_array_equal(average, live)
