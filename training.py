@@ -288,14 +288,12 @@ def run(plan, state, training_images, strategy=None):
             state.load_snapshot(unsaved)
             checkpoints.save(completed)
             saved = completed
-        checkpoints.close()
         if chief:
             progress.write_summaries()
         resume = plan.resume_command(saved) if saved else f"python DCGAN_train.py {plan.number} {plan.last_epoch}"
         print(f"Stopped after epoch {completed}; saved checkpoints are intact. Resume with: {resume}")
         # A worker stopped by another worker's signal exits as if it had been sent SIGTERM.
         return 128 + (stop.signum or signal.SIGTERM)
-    checkpoints.close()
     print(f"Done. Samples: {progress.images_dir}/, animation: {progress.gif_path}, "
           f"metrics: {progress.metrics_path}, plot: {progress.plot_path}")
     return 0
@@ -351,12 +349,13 @@ def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):
 
 class Checkpoints:
     """The chief saves the session's checkpoints. Under MultiWorkerMirroredStrategy every worker
-    must take part in each save, so the others save into a temporary folder that is deleted
-    again (the pattern of TensorFlow's multi-worker tutorial)."""
+    must take part in each save, so the others save into a temporary folder that exists only
+    during the save (the pattern of TensorFlow's multi-worker tutorial)."""
 
     def __init__(self, state, plan, chief):
         self.chief = chief
-        self.directory = str(plan.session) if chief else tempfile.mkdtemp(prefix="dcgan-worker-ckpt-")
+        self.directory = str(plan.session) if chief else \
+            os.path.join(tempfile.gettempdir(), f"dcgan-worker-{os.getpid()}-training_{plan.number}")
         self.manager = tf.train.CheckpointManager(state.checkpoint, self.directory, max_to_keep=plan.cfg["max_to_keep"],
                                                   checkpoint_name=sessions.CHECKPOINT_NAME)
 
@@ -366,15 +365,12 @@ class Checkpoints:
         except (tf.errors.OpError, OSError) as e:
             if self.chief:  # drop the half-written files; the state file never listed them
                 sessions.reconcile(self.directory)
-            raise UserError(f"Saving the checkpoint of epoch {epoch} into {self.directory} failed ({type(e).__name__}: "
-                            f"{getattr(e, 'message', e)}). Earlier checkpoints are intact; free disk space "
-                            "and resume from the newest one.") from None
-        if not self.chief:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-    def close(self):
-        if not self.chief:
-            shutil.rmtree(self.directory, ignore_errors=True)
+            raise UserError(f"Saving the checkpoint of epoch {epoch} failed "
+                            f"({type(e).__name__}: {getattr(e, 'message', e)}). Earlier checkpoints are intact; "
+                            "free disk space and resume from the newest one.") from None
+        finally:
+            if not self.chief:
+                shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _report_skipped(training_images, shown=20):

@@ -114,6 +114,19 @@ def test_epoch_order_is_a_seeded_function_of_the_epoch():
     assert len(order(1, 1)) == 9 and len(set(order(1, 1))) == 9  # each image at most once; remainder dropped
 
 
+def test_worker_pipelines_share_out_each_global_batch_in_order():
+    """Two workers with two replicas each: replica r of worker w gets rows [4w + 2r, 4w + 2r + 2)
+    of every global batch of 8, as one process with four replicas would split it."""
+    images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1)
+    whole = [b.ravel() for b in pipeline.epoch_batches(images, 8, 3, 1, False)]
+    shares = [[b.numpy().ravel() for b in pipeline.epoch_dataset(images, 8, 3, 1, False, worker, 2, 2)]
+              for worker in range(2)]
+    assert len(shares[0]) == len(shares[1]) == 2 * len(whole)  # two replica batches per global batch
+    for i, batch in enumerate(whole):
+        pieces = [shares[0][2 * i], shares[0][2 * i + 1], shares[1][2 * i], shares[1][2 * i + 1]]
+        np.testing.assert_array_equal(np.concatenate(pieces), (batch / 127.5 - 1).astype(np.float32))
+
+
 def test_flip_mirrors_about_half_the_images():
     image = np.arange(4, dtype=np.uint8).reshape(1, 1, 4, 1)
     images = np.repeat(image, 200, axis=0)
