@@ -157,7 +157,7 @@ def test_session_against_its_own_data_and_the_training_api(gray_session, own_dat
     real = fid_inputs.real_stats_for_config(state.cfg, extractor, num=0, cache_dir=base / "cache")
     assert extractor.images_seen == before, "the real side was extracted again instead of read from the cache"
     # ... and the generated side gives the number the script printed.
-    assert fid_inputs.fid_of_generator(state.generator, state.cfg, real, 8, extractor, seed=0) == \
+    assert fid_inputs.fid_of_generator(state.ema_generator, state.cfg, real, 8, extractor, seed=0) == \
         pytest.approx(value, rel=1e-5)
     assert extractor.images_seen == before + 8
 
