@@ -219,8 +219,8 @@ class GanState:
     def variables(self):
         """Every variable the checkpoint holds."""
         return [*self.generator.variables, *self.ema_generator.variables, *self.discriminator.variables,
-                *self.g_optimizer.variables,
-                *self.d_optimizer.variables, self.epoch, self.noise_rng.state, self.sample_noise]
+                *self.g_optimizer.variables, *self.d_optimizer.variables, self.epoch, self.noise_rng.state,
+                self.sample_noise]
 
     def snapshot(self):
         """A copy of the whole state in host memory, to go back to with load_snapshot."""

@@ -28,10 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-
-def report(name, **values):
-    print(name + " " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()),
-          flush=True)
+from quality import report  # noqa: E402
 
 
 def peak_rss_mb():

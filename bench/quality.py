@@ -32,10 +32,9 @@ SEED = 0
 def _fashion_mnist(kind):
     """(images (N, 28, 28, 1) uint8, labels (N,)) of the Debian / Keras IDX files."""
     import gzip
-    from data.datasets import IDX_DIRS
+    from data.datasets import IDX_DIRS, read_idx_images
     folder = next(d for d in IDX_DIRS["fashion_mnist"] if (d / f"{kind}-labels-idx1-ubyte.gz").is_file())
-    with gzip.open(folder / f"{kind}-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+    images = read_idx_images(folder / f"{kind}-images-idx3-ubyte.gz")[..., None]
     with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
         labels = np.frombuffer(f.read(), np.uint8, offset=8)
     return images, labels
@@ -114,8 +113,10 @@ def session_scores(model, root, session, epoch, count, test_features, seed=SEED)
     return result
 
 
-def line(name, values):
-    return name + " " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+def report(name, **values):
+    """One benchmark line: `NAME key=value ...` (bench.py prints its lines with this too)."""
+    print(name + " " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()),
+          flush=True)
 
 
 def main():
@@ -127,10 +128,10 @@ def main():
     args = parser.parse_args()
     model = classifier()
     real, test_features = reference(model, args.num)
-    print(line("quality real", {"images": args.num, **real}), flush=True)
+    report("quality real", images=args.num, **real)
     for epoch in args.epochs or [None]:
         values = session_scores(model, args.root, args.session, epoch, args.num, test_features)
-        print(line(f"quality session={args.session} epoch={epoch}", {"images": args.num, **values}), flush=True)
+        report(f"quality session={args.session} epoch={epoch}", images=args.num, **values)
 
 
 if __name__ == "__main__":
