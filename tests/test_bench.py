@@ -1,0 +1,44 @@
+"""The benchmark script: its side-by-side comparison, and one real scaled-down run."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+import bench  # noqa: E402
+
+
+def test_side_by_side_alternates_and_compares_each_sides_fastest_epoch():
+    calls = []
+    project_rounds = iter([[4.0, 2.0], [2.5, 3.0]])
+    plain_rounds = iter([[2.2, 5.0], [2.0, 2.4]])
+
+    def project():
+        calls.append("project")
+        return next(project_rounds)
+
+    def plain():
+        calls.append("plain")
+        return next(plain_rounds)
+
+    result = bench._side_by_side(project, plain, rounds=2, images=100)
+    assert calls == ["project", "plain", "project", "plain"]
+    assert result["project_ips"] == pytest.approx(100 / 2.0)
+    assert result["plain_ips"] == pytest.approx(100 / 2.0)
+    assert result["ratio"] == pytest.approx(1.0)
+    assert result["ratio_median"] == pytest.approx(2.3 / 2.75)  # medians of the four epochs of each side
+    assert result["epochs_each"] == 4
+
+
+def test_train_benchmark_prints_its_summary_line():
+    out = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "train", "--train-images", "256",
+                          "--epochs", "2", "--rounds", "1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(line for line in out.stdout.splitlines() if line.startswith("train "))
+    values = dict(re.findall(r"(\w+)=(\S+)", line))
+    assert values["images"] == "256" and values["batch"] == "128" and values["epochs_each"] == "1"
+    assert float(values["project_ips"]) > 0 and float(values["plain_ips"]) > 0
+    assert float(values["ratio"]) == pytest.approx(float(values["project_ips"]) / float(values["plain_ips"]), rel=1e-3)
