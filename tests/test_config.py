@@ -14,6 +14,7 @@ def test_defaults_are_the_dcgan_recipe():
     cfg = config.load_config()
     assert (cfg["image_size"], cfg["channels"], cfg["batch_size"]) == (28, 1, 128)
     assert (cfg["g_lr"], cfg["d_lr"], cfg["beta1"], cfg["label_smoothing"]) == (2e-4, 2e-4, 0.5, 0.9)
+    assert (cfg["mixed_precision"], cfg["jit_compile"]) == (False, False)  # GPU options, off by default
 
 
 def test_shipped_configs_validate():
