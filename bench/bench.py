@@ -53,7 +53,8 @@ def _project_epoch_seconds(cfg_overrides, images, epochs, root):
     plan = training.Plan(Path(root), 1, config.load_config(overrides=cfg_overrides), epochs)
     state = training.build_state(plan)
     training.run(plan, state, images)
-    ends = [grid.stat().st_mtime for grid in SessionProgress(plan.session).epoch_grids()]  # each written at its epoch's end
+    # Each grid is written at the end of its epoch.
+    ends = [grid.stat().st_mtime for grid in SessionProgress(plan.session).epoch_grids()]
     return list(np.diff(ends))
 
 
@@ -137,7 +138,7 @@ def bench_folder(args):
         images = data.load_training_images(cfg)  # first epoch pays the decode
         decode = time.monotonic() - start
         in_memory = np.asarray(images.images)
-        steps_images = len(images.images) // 64 * 64
+        steps_images = len(images.images) // cfg["batch_size"] * cfg["batch_size"]
 
         def project():
             with tempfile.TemporaryDirectory() as root:  # epochs after the first read only the cache
