@@ -108,12 +108,12 @@ def _side_by_side(project, plain, rounds, images):
 
 
 def bench_train(args):
-    from data import load_training_images
+    from data import load_training_images, steps_per_epoch
     import config
     overrides = {"max_images": args.train_images}
     cfg = config.load_config(overrides=overrides)
     images = load_training_images(cfg)
-    steps_images = len(images.images) // cfg["batch_size"] * cfg["batch_size"]
+    steps_images = steps_per_epoch(len(images.images), cfg["batch_size"]) * cfg["batch_size"]
 
     def project():
         with tempfile.TemporaryDirectory() as root:
@@ -138,7 +138,7 @@ def bench_folder(args):
         images = data.load_training_images(cfg)  # first epoch pays the decode
         decode = time.monotonic() - start
         in_memory = np.asarray(images.images)
-        steps_images = len(images.images) // cfg["batch_size"] * cfg["batch_size"]
+        steps_images = data.steps_per_epoch(len(images.images), cfg["batch_size"]) * cfg["batch_size"]
 
         def project():
             with tempfile.TemporaryDirectory() as root:  # epochs after the first read only the cache
