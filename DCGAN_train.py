@@ -5,7 +5,7 @@
 """
 import argparse
 
-import cli
+from utils import cli
 
 
 def parse_args(argv):
@@ -37,16 +37,20 @@ def main(argv=None):
     epochs = cli.parse_count(args.epochs, "EPOCHS", minimum=1)
     restore = None if args.restore is None else cli.parse_count(args.restore, "The restore epoch (-r)", minimum=1)
     # Imported after the arguments are checked, so mistakes are answered without loading TensorFlow.
-    import config
-    import training
-    from data import load_training_images
+    cli.load_tensorflow()
+    from data.datasets import load_training_images
+    from training import config, distribute, lock, loop
+    from training.plan import plan as plan_run
 
-    plan = training.plan(args.checkpoint_root, number, epochs, restore, args.config,
-                         config.parse_overrides(args.overrides), args.data)
-    strategy = training.make_strategy(args.strategy)
-    state = training.build_state(plan, strategy)  # a mismatched checkpoint fails here, before the data is decoded
-    images = load_training_images(plan.cfg, strict=args.strict)
-    return training.run(plan, state, images, strategy)
+    request = (args.checkpoint_root, number, epochs, restore, args.config, config.parse_overrides(args.overrides),
+               args.data)
+    plan = plan_run(*request)
+    strategy = distribute.make_strategy(args.strategy)
+    with lock.exclusive(plan.session, number, enabled=distribute.is_chief(strategy)):
+        plan = plan_run(*request)  # again under the lock: another trainer may have saved since
+        state = loop.build_state(plan, strategy)  # a mismatched checkpoint fails here, before the data is decoded
+        images = load_training_images(plan.cfg, strict=args.strict)
+        return loop.run(plan, state, images, strategy)
 
 
 if __name__ == "__main__":

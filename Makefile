@@ -1,12 +1,12 @@
 # make demo: set up and train a short Fashion-MNIST session (under 10 minutes on a 2-core CPU).
-# make test: set up and run the test suite.
+# make test: set up and run the test suite; make test-fast: its fast tier (under a minute).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 FASHION_MNIST := train-images-idx3-ubyte.gz
 
-.PHONY: demo test bench fashion-mnist xvfb clean-venv
+.PHONY: demo test test-fast bench fashion-mnist xvfb clean-venv
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ xvfb:
 
 test: $(STAMP) fashion-mnist xvfb
 	$(PY) -m pytest
+
+# Under a minute: everything but whole training runs and subprocess faults.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
 
 # About 1.2 epochs of steps (~8 min on 2 cores, ~160 img/s) as 4 short epochs of 18000 images: progress.gif gets 4 frames.
 demo: $(STAMP) fashion-mnist

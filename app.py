@@ -5,11 +5,10 @@
     python app.py --screenshot docs/app.png --session 2   # render the window, save a PNG, exit
 
 The window only runs DCGAN_train.py, generate_img.py and compute_fid.py as subprocesses and
-reads the session folders; app_controller.py holds everything that needs no display.
+reads the session folders; desktop/controller.py holds everything that needs no display.
 """
 import argparse
 import functools
-import os
 import queue
 import signal
 import time
@@ -20,10 +19,9 @@ from tkinter import filedialog, messagebox, ttk
 
 from PIL import Image, ImageGrab, ImageTk
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # set before app_controller loads TensorFlow
-import app_controller as ctl  # noqa: E402
-import cli  # noqa: E402
-from errors import UserError  # noqa: E402
+from desktop import controller as ctl
+from utils import cli
+from utils.errors import UserError
 
 WINDOW_SIZE = (1280, 800)
 GRID_BOX, LOSSES_BOX, EXAMPLES_BOX = (240, 240), (600, 280), (430, 186)
@@ -50,6 +48,7 @@ class App:
         self.scripts_dir = ctl.REPO  # tests point this at stand-in scripts
         self.events = queue.Queue()
         self.jobs = {}  # "train", and "tool" (generate or FID): at most one of each at a time
+        self.tail = None  # (session number, ctl.EventTail) of the running training
         self.selected = None  # the SessionSummary shown, or None for a new session
         self.data_folder = None  # a folder chosen with "Browse data set folder"
         self.grids, self.closing = [], False
@@ -245,6 +244,8 @@ class App:
         while not self.events.empty():
             callback, value = self.events.get()
             callback(value)
+        if self.tail is not None:
+            self._follow(*self.tail)
 
     @reported
     def train(self):
@@ -265,30 +266,35 @@ class App:
     def _start_training(self, number, command):
         self.progress_text.set(f"Starting session {number} ...")
         self.bar["value"] = 0
-        self._start("train", command, functools.partial(self._train_line, number),
-                    functools.partial(self._train_done, number))
+        tail = ctl.EventTail(ctl.session_folder(self.checkpoint_root, number))
+        self._start("train", command, self.write_log, functools.partial(self._train_done, number))
+        self.tail = (number, tail)
 
     def stop(self):
         if "train" in self.jobs:  # the script saves the last completed epoch, then exits with 143
             self.jobs["train"].process.send_signal(signal.SIGTERM)
             self.progress_text.set("Stopping after the current step ...")
 
-    def _train_line(self, number, line):
-        self.write_log(line)
-        progress = ctl.parse_progress(line)
-        if progress is None:
-            return
-        self.progress_text.set(ctl.describe_progress(progress))
-        self.bar["value"] = ctl.fraction_done(progress)
-        if progress.kind == "epoch":
-            self.refresh()
-            self.show("output", ctl.epoch_grid(self.checkpoint_root, number, progress.epoch))
-            if self.selected is not None and self.selected.number == number:
-                self.show_review()
+    def _follow(self, number, tail):
+        """Show the progress records the run appended since the last poll."""
+        for record in tail.read():
+            progress = ctl.progress_from_event(record)
+            if progress is None:
+                continue
+            self.progress_text.set(ctl.describe_progress(progress))
+            self.bar["value"] = ctl.fraction_done(progress)
+            if progress.kind == "epoch":
+                self.refresh()
+                self.show("output", ctl.epoch_grid(self.checkpoint_root, number, progress.epoch))
+                if self.selected is not None and self.selected.number == number:
+                    self.show_review()
 
     def _train_done(self, number, code):
+        _, tail = self.tail
+        self._follow(number, tail)  # the records written after the last poll
+        self.tail = None
         job, message = self._finish("train", code)
-        self.progress_text.set(ctl.training_outcome(code, message, "".join(job.stdout)))
+        self.progress_text.set(ctl.training_outcome(code, message, tail.seen))
         if self.closing:
             return self.root.destroy()
         if message and code not in ctl.STOPPED_CODES:

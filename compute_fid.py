@@ -18,8 +18,8 @@ import io
 import json
 from pathlib import Path
 
-import cli
-from errors import UserError
+from utils import cli
+from utils.errors import UserError
 
 
 def parse_args(argv):
@@ -50,7 +50,8 @@ def parse_args(argv):
     parser.add_argument("--batch-size", metavar="N", default="50", help="images per InceptionV3 batch (default 50)")
     parser.add_argument("--cache-dir", metavar="DIR", default=None,
                         help="where statistics of image folders and datasets (not of generated images) are cached "
-                             "(default data/.cache/fid)")
+                             "(default: fid/ under the session's cache_dir, else $DCGAN_CACHE_DIR, else "
+                             "data/.cache: where training caches them)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write cached statistics")
     parser.add_argument("--save-stats-real", metavar="FILE", help="write the real side's statistics to FILE (.npz)")
     parser.add_argument("--save-stats-fake", metavar="FILE", help="write the fake side's statistics to FILE (.npz)")
@@ -86,31 +87,40 @@ def check_args(args):
 
 def main(argv=None, extractor=None):
     args = check_args(parse_args(argv))
-    import fid_inputs  # loads TensorFlow, so only once the arguments are known to be usable
-    fid_inputs.check_weights(args.weights)  # before sessions and images are loaded
-    cache_dir = None if args.no_cache else (args.cache_dir or fid_inputs.CACHE_DIR)
+    cli.load_tensorflow()
+    from metrics import inception  # loads TensorFlow, so only once the arguments are known to be usable
+    inception.check_weights(args.weights)  # before sessions and images are loaded
     if args.sessions:
-        return compare_sessions(args, cache_dir, extractor)
-    return compare_pair(args, cache_dir, extractor)
+        return compare_sessions(args, extractor)
+    return compare_pair(args, extractor)
+
+
+def stats_cache(args, cfg=None):
+    """Where statistics are cached: --cache-dir, else fid/ under the session's cache root (its
+    cache_dir key, else $DCGAN_CACHE_DIR, else data/.cache), where training caches them."""
+    from metrics import sources
+    if args.no_cache:
+        return None
+    return Path(args.cache_dir) if args.cache_dir else sources.stats_cache((cfg or {}).get("cache_dir"))
 
 
 def load_session(args, number):
-    import sessions
+    from training import sessions, state
     if number is None:
         known = sessions.session_numbers(args.checkpoint_root)
         if not known:
             raise UserError(f"There are no sessions under {args.checkpoint_root}. Train one first "
                             "(python DCGAN_train.py 1 EPOCHS), or pass --real and --fake.")
         number = max(known)
-    state, epoch = sessions.load_session(args.checkpoint_root, number)
-    return number, state, epoch
+    loaded, epoch = state.load_session(args.checkpoint_root, number)
+    return number, loaded, epoch
 
 
 def image_shape(args, cfg):
     """(size, channels) image sets are brought to: the session's, or --image-size in RGB."""
-    import fid_inputs
+    from metrics import sources
     if cfg is None:
-        return args.image_size or fid_inputs.FOLDER_SIZE, 3
+        return args.image_size or sources.FOLDER_SIZE, 3
     if args.image_size is not None and args.image_size != cfg["image_size"]:
         raise UserError(f"--image-size {args.image_size} differs from the session's image_size {cfg['image_size']}: "
                         "with a session, image sets are decoded at its size. Drop --image-size.")
@@ -119,43 +129,44 @@ def image_shape(args, cfg):
 
 def side(text, shape, num, cache_dir):
     """--real/--fake TEXT that is no session -> (label, function(extractor, keep_features) -> (Stats, origin))."""
-    import fid_inputs
+    from metrics import sources
     if text.lower().endswith(".npz") or Path(text).is_file():  # --save-stats FILE may lack the suffix
         if not Path(text).is_file():
             raise UserError(f"Statistics file {text} does not exist.")
-        return text, lambda extractor, keep: (fid_inputs.stats_file(text, extractor, keep), "statistics file")
-    source = fid_inputs.image_source(text, *shape, num)
-    return source.label, lambda extractor, keep: fid_inputs.source_stats(source, extractor, cache_dir, keep)
+        return text, lambda extractor, keep: (sources.stats_file(text, extractor, keep), "statistics file")
+    source = sources.image_source(text, *shape, num)
+    return source.label, lambda extractor, keep: sources.source_stats(source, extractor, cache_dir, keep)
 
 
 def session_side(number, state, epoch, args):
-    import fid_inputs
+    from metrics import sources
 
     def stats(extractor, keep):
-        return fid_inputs.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep), "generated"
+        return sources.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep), "generated"
     return f"session {number} at epoch {epoch} (seed {args.seed})", stats
 
 
-def real_side(args, cfg, cache_dir):
-    import fid_inputs
+def real_side(args, cfg):
+    from metrics import sources
+    cache_dir = stats_cache(args, cfg)
     if args.real is not None:
         return side(args.real, image_shape(args, cfg), args.num_real, cache_dir)
-    source = fid_inputs.training_source(cfg, args.num_real)
-    return source.label, lambda extractor, keep: fid_inputs.source_stats(source, extractor, cache_dir, keep)
+    source = sources.training_source(cfg, args.num_real)
+    return source.label, lambda extractor, keep: sources.source_stats(source, extractor, cache_dir, keep)
 
 
 def make_extractor(args, extractor):
-    import fid_inputs
+    from metrics import inception
     if extractor is None:
-        extractor = fid_inputs.InceptionFeatures(args.weights, args.inception_size, args.batch_size)
+        extractor = inception.InceptionFeatures(args.weights, args.inception_size, args.batch_size)
     print(f"Features: {extractor.description}.", flush=True)
     return extractor
 
 
 def measure(label_stats, extractor, kid):
     """Stats of each side, their FID and KID, with warnings; prints what each side is."""
-    import fid
-    import fid_inputs
+    from metrics import fid
+    from utils.errors import warn
     results = []
     for name, (label, compute) in zip(("Real", "Fake"), label_stats):
         print(f"{name}: {label}: ", end="", flush=True)  # the label first: extraction can take minutes
@@ -163,15 +174,15 @@ def measure(label_stats, extractor, kid):
         print(f"{stats.count if stats.count is not None else 'an unknown number of'} images ({origin}).", flush=True)
         note = stats.count is not None and fid.small_n_warning(stats.count, f"The {name.lower()} set")
         if note:
-            fid_inputs.warn(note)
+            warn(note)
         results.append(stats)
     value = fid.fid_of_stats(*results)
     kid_value = fid.kernel_inception_distance(results[0].features, results[1].features) if kid else None
     return results, value, kid_value
 
 
-def compare_pair(args, cache_dir, extractor):
-    import fid_inputs
+def compare_pair(args, extractor):
+    from metrics import sources
     number = state = epoch = None
     if args.fake is None or args.fake.isdigit():
         number, state, epoch = load_session(args, None if args.fake is None else int(args.fake))
@@ -180,13 +191,13 @@ def compare_pair(args, cache_dir, extractor):
         raise UserError("--real is needed when --fake is not a session number: pass the real image folder, "
                         "dataset name or .npz statistics.")
     else:
-        fake = side(args.fake, image_shape(args, None), args.num, cache_dir)
-    real = real_side(args, state.cfg if state else None, cache_dir)
+        fake = side(args.fake, image_shape(args, None), args.num, stats_cache(args))
+    real = real_side(args, state.cfg if state else None)
     extractor = make_extractor(args, extractor)
     (real_stats, fake_stats), value, kid = measure([real, fake], extractor, args.kid)
     for path, stats, label in ((args.save_stats_real, real_stats, real[0]), (args.save_stats_fake, fake_stats, fake[0])):
         if path:
-            fid_inputs.save_stats(path, stats, {"features": extractor.identity, "source": label})
+            sources.save_stats(path, stats, {"features": extractor.identity, "source": label})
             print(f"Statistics of {label} written to {path}.")
     print(f"FID: {value:.6g}")
     if kid is not None:
@@ -194,9 +205,9 @@ def compare_pair(args, cache_dir, extractor):
     return 0
 
 
-def compare_sessions(args, cache_dir, extractor):
+def compare_sessions(args, extractor):
     loaded = [load_session(args, number) for number in args.sessions]  # every session checked before any work
-    reals = [real_side(args, state.cfg, cache_dir) for _, state, _ in loaded]
+    reals = [real_side(args, state.cfg) for _, state, _ in loaded]
     extractor = make_extractor(args, extractor)
     rows = []
     for (number, state, epoch), real in zip(loaded, reals):
@@ -230,7 +241,7 @@ def to_markdown(columns, table):
 
 
 def write_table(prefix, columns, table, markdown):
-    import imaging
+    from utils import imaging
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerows([columns, *table])

@@ -11,8 +11,8 @@ import argparse
 import secrets
 import sys
 
-import cli
-from errors import UserError
+from utils import cli
+from utils.errors import UserError
 
 MAX_SEED = 2**63 - 1
 
@@ -59,15 +59,16 @@ def main(argv=None):
 
 def _run(args, number, noise_dim, count, epoch, batch_size, seed):
     # Imported after the arguments are checked, so mistakes are answered without loading TensorFlow.
-    import generation
-    import sessions
+    cli.load_tensorflow()
+    from generation import writer as generation
+    from training import sessions, state as session_state
 
     session = sessions.find_session(args.checkpoint_root, number)
     generation.check_noise_dim(sessions.read_stored_config(session), noise_dim, number)
     out_dir = args.out or session / "generated"
     grid_path = args.grid or session / "grid.png"
     generation.check_paths(out_dir, grid_path)
-    state, epoch = sessions.load_session(args.checkpoint_root, number, epoch)
+    state, epoch = session_state.load_session(args.checkpoint_root, number, epoch)
     repeat = "" if args.seed is not None else f" (repeat this run with --seed {seed})"
     print(f"Session {number}, epoch {epoch}, seed {seed}{repeat}, batch size {batch_size}")
 

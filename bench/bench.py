@@ -47,10 +47,10 @@ def make_folder(folder, count, size, seed=0):
 
 def _project_epoch_seconds(cfg_overrides, images, epochs, root):
     """Wall-clock seconds of each of epochs 2..E of training.run, sampling and checkpoints included."""
-    import config
-    import training
-    from progress import SessionProgress
-    plan = training.Plan(Path(root), 1, config.load_config(overrides=cfg_overrides), epochs)
+    from training import config
+    from training import loop as training, plan as training_plan
+    from training.progress import SessionProgress
+    plan = training_plan.Plan(Path(root), 1, config.load_config(overrides=cfg_overrides), epochs)
     state = training.build_state(plan)
     training.run(plan, state, images)
     # Each grid is written at the end of its epoch.
@@ -108,8 +108,9 @@ def _side_by_side(project, plain, rounds, images):
 
 
 def bench_train(args):
-    from data import load_training_images, steps_per_epoch
-    import config
+    from data.datasets import load_training_images
+    from data.pipeline import steps_per_epoch
+    from training import config
     overrides = {"max_images": args.train_images}
     cfg = config.load_config(overrides=overrides)
     images = load_training_images(cfg)
@@ -125,20 +126,20 @@ def bench_train(args):
 
 
 def bench_folder(args):
-    import data
+    from data import datasets, pipeline
     g_filters, d_filters = (args.folder_filters, args.folder_filters) if args.folder_filters else (128, 64)
     overrides = {"dataset": "folder", "image_size": 64, "channels": 3, "g_filters": g_filters, "d_filters": d_filters,
                  "d_batchnorm": True, "d_dropout": 0.0, "batch_size": 64, "checkpoint_every": 1000}
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_folder(Path(tmp) / "jpegs", args.folder_images, 128)
         overrides.update(data_dir=str(folder), cache_dir=str(Path(tmp) / "cache"))
-        import config
+        from training import config
         cfg = config.load_config(overrides=overrides)
         start = time.monotonic()
-        images = data.load_training_images(cfg)  # first epoch pays the decode
+        images = datasets.load_training_images(cfg)  # first epoch pays the decode
         decode = time.monotonic() - start
         in_memory = np.asarray(images.images)
-        steps_images = data.steps_per_epoch(len(images.images), cfg["batch_size"]) * cfg["batch_size"]
+        steps_images = pipeline.steps_per_epoch(len(images.images), cfg["batch_size"]) * cfg["batch_size"]
 
         def project():
             with tempfile.TemporaryDirectory() as root:  # epochs after the first read only the cache
@@ -152,7 +153,7 @@ def bench_folder(args):
 
 
 def bench_memory(args):
-    import config
+    from training import config
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         for count in (args.memory_images // 10, args.memory_images):
@@ -160,10 +161,10 @@ def bench_memory(args):
             cfg = config.load_config(overrides={"dataset": "folder", "data_dir": str(folder), "image_size": 64,
                                                 "channels": 3, "cache_dir": str(Path(tmp) / "cache")})
             code = ("import sys, resource; sys.path.insert(0, %r)\n"
-                    "import config, data\n"
+                    "from training import config\nfrom data import datasets, pipeline\n"
                     "cfg = config.validate(%r)\n"
-                    "images = data.load_training_images(cfg).images\n"
-                    "for batch in data.epoch_dataset(images, 128, 0, 1, True): pass\n"
+                    "images = datasets.load_training_images(cfg).images\n"
+                    "for batch in pipeline.epoch_dataset(images, 128, 0, 1, True): pass\n"
                     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n") % (str(REPO), cfg)
             # Decode (building the cache) and iterate in one fresh process, so its peak is this count's alone.
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -175,8 +176,8 @@ def bench_memory(args):
 
 def bench_generate(args):
     import tensorflow as tf
-    import imaging
-    import sessions
+    from utils import imaging
+    from training import sessions, state as session_state
     with tempfile.TemporaryDirectory() as tmp:
         _, cfg = _tiny_session(tmp)
         start = time.monotonic()
@@ -184,7 +185,7 @@ def bench_generate(args):
                         "1", "100", str(args.generate_images), "--seed", "1", "--out", str(Path(tmp) / "fast")],
                        check=True, capture_output=True)
         fast = args.generate_images / (time.monotonic() - start)
-        state, _ = sessions.load_session(Path(tmp) / "ck", 1)
+        state, _ = session_state.load_session(Path(tmp) / "ck", 1)
         naive_dir = Path(tmp) / "naive"
         naive_dir.mkdir()
         count = max(1, args.generate_images // 10)  # the naive loop is timed on a tenth of the images
@@ -199,11 +200,11 @@ def bench_generate(args):
 
 def _tiny_session(root):
     """A 28x28 session trained one epoch on one batch: something to generate from."""
-    import config
-    import training
-    from data import TrainingImages
+    from training import config
+    from training import loop as training, plan as training_plan
+    from data.datasets import TrainingImages
     cfg = config.load_config(overrides={"dataset": "folder", "data_dir": str(root)})
-    plan = training.Plan(Path(root) / "ck", 1, cfg, 1)
+    plan = training_plan.Plan(Path(root) / "ck", 1, cfg, 1)
     training.run(plan, training.build_state(plan), TrainingImages(np.zeros((128, 28, 28, 1), np.uint8), "zeros"))
     return plan.root, cfg
 
@@ -221,8 +222,8 @@ def bench_fid(args):
             start = time.monotonic()
             subprocess.run(command, check=True, capture_output=True)
             times.append(time.monotonic() - start)
-    import fid_inputs
-    extractor = fid_inputs.InceptionFeatures("random")
+    from metrics import inception, sources
+    extractor = inception.InceptionFeatures("random")
     batch = np.random.default_rng(0).integers(0, 256, (200, 64, 64, 3), dtype=np.uint8)
     extractor.statistics([batch[:50]])  # trace
     start = time.monotonic()
@@ -234,13 +235,13 @@ def bench_fid(args):
 def bench_quality(args):
     """The default Fashion-MNIST recipe trained for --quality-epochs full epochs, each epoch's
     samples scored by bench/quality.py against real test images."""
-    import config
+    from training import config
     import quality
-    import training
-    from data import load_training_images
+    from training import loop as training, plan as training_plan
+    from data.datasets import load_training_images
     cfg = config.load_config(overrides=config.parse_overrides(args.quality_set))
     with tempfile.TemporaryDirectory() as root:
-        plan = training.Plan(Path(root), 1, cfg, args.quality_epochs)
+        plan = training_plan.Plan(Path(root), 1, cfg, args.quality_epochs)
         training.run(plan, training.build_state(plan), load_training_images(cfg))
         model = quality.classifier()
         real, test_features = quality.reference(model, args.quality_images)

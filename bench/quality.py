@@ -78,7 +78,7 @@ def classifier(cache_dir=None):
 def scores(model, images, reference_features=None):
     """Quality numbers of (N, 28, 28, 1) uint8 images; fd needs the test set's features."""
     import keras
-    import fid
+    from metrics import fid
     features_model = keras.Model(model.inputs, [model.get_layer("features").output, model.outputs[0]])
     features, probs = features_model.predict(images.astype(np.float32), batch_size=500, verbose=0)
     probs = np.clip(probs.astype(np.float64), 1e-12, 1.0)
@@ -102,13 +102,13 @@ def reference(model, count):
 
 
 def session_scores(model, root, session, epoch, count, test_features, seed=SEED):
-    import generation
-    import imaging
-    import sessions
-    state, epoch = sessions.load_session(root, session, epoch)
+    import models
+    from training import state as session_state
+    from utils import imaging
+    state, epoch = session_state.load_session(root, session, epoch)
     result = {}
     for name, generator in (("", state.ema_generator), ("raw_", state.generator)):
-        images = np.concatenate(list(generation.sample_batches(generator, state.cfg, count, seed, 500)))
+        images = np.concatenate(list(models.sample_batches(generator, state.cfg, count, seed, 500)))
         result.update({name + k: v for k, v in scores(model, imaging.to_uint8(images), test_features)[0].items()})
     return result
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-import imaging
+from utils import imaging
 
 FORMAT = 1  # bump when decoding changes, so old entries are not reused
 

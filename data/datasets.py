@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from data import cache
-from errors import UserError
+from utils.errors import UserError
 
 DATA_ROOT = Path(__file__).resolve().parent
 DECODE_CHUNK = 512  # images decoded per round on the thread pool: bounds what waits in memory
@@ -150,7 +150,7 @@ def _try_decode(path, size, channels):
 
 def _decode_all(candidates, size, channels, workers=None):
     """(path, (pixels or None, reason)) for each file, in order, decoded on a thread pool."""
-    from progress import ProgressReport
+    from utils.console import ProgressReport
     report = ProgressReport(len(candidates), "decoding images", unit_name="image")
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:  # Pillow releases the GIL
         for start in range(0, len(candidates), DECODE_CHUNK):

@@ -7,18 +7,7 @@ small end: with g_filters=128 at 64x64 the generator is 4x4x1024 -> 8x8x512 -> 1
 import keras
 from keras import layers
 
-from config import SUPPORTED_SIZES
-
-
-def layout(image_size):
-    """(start size, number of stride-2 steps) for an image size."""
-    if image_size not in SUPPORTED_SIZES:
-        raise ValueError(f"image_size {image_size} is not supported; use one of "
-                         f"{', '.join(map(str, SUPPORTED_SIZES))}")
-    start = 7 if image_size == 28 else 4
-    steps = (image_size // start).bit_length() - 1
-    assert start * 2 ** steps == image_size
-    return start, steps
+from models.shapes import layout
 
 
 def _initializers(cfg):

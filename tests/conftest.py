@@ -68,3 +68,16 @@ def rgb_session(tmp_path_factory):
     data = make_image_folder(base / "images", mode="RGB")
     train_session(base / "ckpts", 3, 1, data, "--set", "channels=3", "--set", "image_size=32")
     return base / "ckpts", 3
+
+
+# The fast tier (make test-fast) leaves out whole training runs and subprocess faults: modules
+# that train or kill real sessions, and any test that needs a trained session fixture.
+SLOW_MODULES = {"test_train", "test_faults", "test_scale", "test_generate", "test_fid", "test_app_gui", "test_bench",
+                "test_readme", "test_lock", "test_evaluate"}
+SLOW_FIXTURES = {"gray_session", "rgb_session", "trained", "session", "root"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -1,5 +1,7 @@
 """app_controller: what the Data Generator window knows, tested without a display."""
+import csv
 import gzip
+import json
 import queue
 import shutil
 import struct
@@ -10,17 +12,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import app_controller as ctl
-import config
+from desktop import controller as ctl
+from training import config
 import DCGAN_train
 import generate_img
 from conftest import REPO, run_script
 from data import datasets
-from errors import UserError
+from utils.errors import UserError
 
-STEP_LINE = "epoch 3/10 step 120/468 eta 95s g_loss=0.9 d_loss=1.2 d_acc_real=0.6 d_acc_fake=0.8"
-EPOCH_LINE = ("epoch 3/10  g_loss 0.9000  d_loss 1.2000  d_acc_real 0.6000  d_acc_fake 0.8000  300s  200 img/s"
-              "  saved ckpt-3")
+METRICS = {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
+STEP = {"event": "step", "time": 1.0, "epoch": 3, "last_epoch": 10, "step": 120, "steps": 468, "eta": 95.0,
+        "metrics": METRICS}
+EPOCH = {"event": "epoch", "time": 2.0, "epoch": 3, "last_epoch": 10, "metrics": METRICS, "seconds": 300.0,
+         "images_per_sec": 200.0, "saved": True}
 
 
 @pytest.fixture
@@ -51,10 +55,17 @@ def test_sessions_are_listed_with_their_data_size_epochs_and_checkpoints(root):
 
 
 def test_best_fid_is_the_lowest_of_a_sparse_fid_column(root):
-    session = root / "training_1"
-    rows = (session / "metrics.csv").read_text().splitlines()
-    fids = ["", "41.5"]  # computed only some epochs: blank cells must not break the listing
-    (session / "metrics.csv").write_text("\n".join([rows[0] + ",fid"] + [r + "," + f for r, f in zip(rows[1:], fids)]))
+    metrics = root / "training_1" / "metrics.csv"
+    with open(metrics, newline="") as f:
+        reader = csv.DictReader(f)
+        columns, rows = reader.fieldnames, list(reader)
+    assert columns.count("fid") == 1
+    for row, value in zip(rows, ["", "41.5"]):  # computed only some epochs: blank cells must not break the listing
+        row["fid"] = value
+    with open(metrics, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
     assert ctl.summarize(root, 1).best_fid == 41.5
     assert ctl.summarize(root, 1).row()[-1] == "41.5"
 
@@ -201,8 +212,8 @@ def test_fid_command_uses_the_sessions_fid_settings(root, session):
 
 # --- Reading what the scripts print ------------------------------------------------------------
 
-def test_progress_line_is_parsed():
-    progress = ctl.parse_progress(STEP_LINE + "\n")
+def test_step_record_is_progress():
+    progress = ctl.progress_from_event(STEP)
     assert (progress.kind, progress.epoch, progress.last_epoch, progress.step, progress.steps, progress.eta) == \
         ("step", 3, 10, 120, 468, 95.0)
     assert progress.metrics == {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
@@ -213,8 +224,8 @@ def test_progress_line_is_parsed():
                                                "g_loss 0.9000  d_loss 1.2000  d_acc_real 0.6000  d_acc_fake 0.8000")
 
 
-def test_epoch_summary_line_is_parsed():
-    progress = ctl.parse_progress(EPOCH_LINE)
+def test_epoch_record_is_progress():
+    progress = ctl.progress_from_event(EPOCH)
     assert (progress.kind, progress.epoch, progress.last_epoch, progress.seconds, progress.images_per_sec,
             progress.saved) == ("epoch", 3, 10, 300.0, 200.0, 3)
     assert progress.metrics == {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
@@ -222,14 +233,28 @@ def test_epoch_summary_line_is_parsed():
     assert ctl.fraction_done(progress) == pytest.approx(0.3)
     assert ctl.describe_progress(progress).startswith("Epoch 3/10 done in 5 min 00 s (200 img/s), saved checkpoint 3, "
                                                       "about 35 min 00 s left.")
-    unsaved = ctl.parse_progress(EPOCH_LINE.replace("  saved ckpt-3", "").replace("0.9000", "nan"))
+    unsaved = ctl.progress_from_event(dict(EPOCH, saved=False, metrics=dict(METRICS, g_loss=None)))
     assert unsaved.saved is None and np.isnan(unsaved.metrics["g_loss"])
 
 
-@pytest.mark.parametrize("line", ["Epoch 3/10", "Session 2: 8 images from x, 2 steps of 4 per epoch",
-                                  "Restored session 1 from ckpt-2 (end of epoch 2).", ""])
-def test_other_lines_are_not_progress(line):
-    assert ctl.parse_progress(line) is None
+@pytest.mark.parametrize("record", [{"event": "start", "pid": 1, "command": ["x"]},
+                                    {"event": "checkpoint", "epoch": 3, "prefix": "ckpt-3"},
+                                    {"event": "step", "epoch": 3}, {"event": "epoch", "epoch": "three"}])
+def test_other_records_are_not_progress(record):
+    assert ctl.progress_from_event(record) is None
+
+
+def test_the_tail_reads_only_this_runs_whole_records(tmp_path):
+    log = tmp_path / "events.jsonl"
+    log.write_text(json.dumps(dict(STEP, epoch=1)) + "\n")  # an earlier run's
+    tail = ctl.EventTail(tmp_path)
+    assert tail.read() == []
+    with open(log, "a") as f:
+        f.write(json.dumps(STEP) + "\nnot json\n" + json.dumps(EPOCH)[:20])  # the last line still being written
+    assert tail.read() == [STEP]
+    with open(log, "a") as f:
+        f.write(json.dumps(EPOCH)[20:] + "\n")
+    assert tail.read() == [EPOCH] and tail.seen == [STEP, EPOCH]
 
 
 def test_a_scripts_own_error_message_is_extracted():
@@ -248,11 +273,12 @@ def test_a_crash_is_described_by_its_last_line():
 
 
 def test_training_outcome_names_the_resume_command_after_a_stop():
-    stdout = "epoch 1/5 ...\nStopped after epoch 1; saved checkpoints are intact. Resume with: python DCGAN_train.py -r 1 2 5\n"
-    assert ctl.training_outcome(143, "ignored", stdout) == \
+    records = [EPOCH, {"event": "stop", "completed": 1, "saved": 1, "resume": "python DCGAN_train.py -r 1 2 5",
+                       "signal": 15}]
+    assert ctl.training_outcome(143, "ignored", records) == \
         "Stopped; the completed epochs are saved. To continue: python DCGAN_train.py -r 1 2 5"
-    assert ctl.training_outcome(0, None, "") == "Training finished."
-    assert ctl.training_outcome(2, "Bad value", "") == "Training failed: see the message."
+    assert ctl.training_outcome(0, None, []) == "Training finished."
+    assert ctl.training_outcome(2, "Bad value", []) == "Training failed: see the message."
 
 
 def test_fid_value_is_read_from_the_last_fid_line():

@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import TINY, run_script, snapshot
 from data import datasets
-from errors import UserError
+from utils.errors import UserError
 
 RNG = np.random.default_rng(0)
 

@@ -41,4 +41,6 @@ def test_train_benchmark_prints_its_summary_line():
     values = dict(re.findall(r"(\w+)=(\S+)", line))
     assert values["images"] == "256" and values["batch"] == "128" and values["epochs_each"] == "1"
     assert float(values["project_ips"]) > 0 and float(values["plain_ips"]) > 0
-    assert float(values["ratio"]) == pytest.approx(float(values["project_ips"]) / float(values["plain_ips"]), rel=1e-3)
+    # Both sides train the same networks on the same images: a side that timed no work, or the
+    # wrong amount, would be far off 1 (2 steps of 128 on two shared cores vary by about 2x).
+    assert 0.33 < float(values["ratio"]) < 3.0

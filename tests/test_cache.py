@@ -4,7 +4,7 @@ import pytest
 
 from conftest import make_image_folder
 from data import cache, datasets
-from errors import UserError
+from utils.errors import UserError
 
 
 @pytest.fixture

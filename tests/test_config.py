@@ -2,8 +2,8 @@
 import pytest
 import yaml
 
-import config
-from errors import UserError
+from training import config
+from utils.errors import UserError
 
 
 def test_default_config_file_holds_exactly_the_schema():

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from data import datasets, pipeline
-from errors import UserError
+from utils.errors import UserError
 
 
 def write_idx(folder, images):

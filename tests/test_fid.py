@@ -15,9 +15,9 @@ import scipy.linalg
 from PIL import Image
 
 import compute_fid
-import fid
+from metrics import fid
 from conftest import make_image_folder, run_script
-from errors import UserError
+from utils.errors import UserError
 
 TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
 
@@ -105,8 +105,8 @@ def test_small_n_warning():
 
 @pytest.fixture(scope="module")
 def extractor():
-    import fid_inputs
-    return fid_inputs.InceptionFeatures("random", 75, batch_size=16)
+    from metrics import inception, sources
+    return inception.InceptionFeatures("random", 75, batch_size=16)
 
 
 def run_main(capsys, extractor, *args):
@@ -145,19 +145,19 @@ def own_data_run(gray_session, tmp_path_factory, extractor):
 
 
 def test_session_against_its_own_data_and_the_training_api(gray_session, own_data_run, extractor):
-    import fid_inputs
-    import sessions
+    from metrics import inception, sources
+    from training import sessions, state as session_state
     root, number = gray_session
     value, out, seen, base = own_data_run
     assert seen == 16 and f"session {number} at epoch 2" in out and "training data" in out and "KID: " in out
     assert len(list((base / "cache").glob("*.npz"))) == 1
     # What training calls every fid_every epochs: the real side comes from the cache ...
-    state, _ = sessions.load_session(root, number)
+    state, _ = session_state.load_session(root, number)
     before = extractor.images_seen
-    real = fid_inputs.real_stats_for_config(state.cfg, extractor, num=0, cache_dir=base / "cache")
+    real = sources.real_stats_for_config(state.cfg, extractor, num=0, cache_dir=base / "cache")
     assert extractor.images_seen == before, "the real side was extracted again instead of read from the cache"
     # ... and the generated side gives the number the script printed.
-    assert fid_inputs.fid_of_generator(state.ema_generator, state.cfg, real, 8, extractor, seed=0) == \
+    assert sources.fid_of_generator(state.ema_generator, state.cfg, real, 8, extractor, seed=0) == \
         pytest.approx(value, rel=1e-5)
     assert extractor.images_seen == before + 8
 
@@ -171,12 +171,12 @@ def test_statistics_files_from_another_network_are_refused(own_data_run, tmp_pat
 
 
 def test_the_cache_is_reused_until_a_file_changes(tmp_path, extractor):
-    import fid_inputs
+    from metrics import inception, sources
     folder = make_image_folder(tmp_path / "real", count=4, mode="L")
 
     def stats(keep_features=False):
         before = extractor.images_seen
-        result, origin = fid_inputs.source_stats(fid_inputs.image_source(str(folder), 28, 1, 0), extractor,
+        result, origin = sources.source_stats(sources.image_source(str(folder), 28, 1, 0), extractor,
                                                  tmp_path / "cache", keep_features)
         return result, origin, extractor.images_seen - before
     first, origin, seen = stats()
@@ -249,21 +249,21 @@ def test_missing_folder_is_a_message_not_a_traceback(tmp_path):
 
 
 def test_weights_that_do_not_exist_or_cannot_be_read(tmp_path):
-    import fid_inputs
+    from metrics import inception, sources
     with pytest.raises(UserError, match="no such file"):
-        fid_inputs.InceptionFeatures(str(tmp_path / "missing.h5"), 75)
+        inception.InceptionFeatures(str(tmp_path / "missing.h5"), 75)
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"not an HDF5 file" * 100)
     with pytest.raises(UserError, match="cannot be read as InceptionV3 weights"):
-        fid_inputs.InceptionFeatures(str(broken), 75)
+        inception.InceptionFeatures(str(broken), 75)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras-internal, in load_weights
 def test_local_weights_file_is_loaded(tmp_path, extractor):
-    import fid_inputs
+    from metrics import inception, sources
     path = tmp_path / "inception.weights.h5"
     extractor.model.save_weights(path)
-    local = fid_inputs.InceptionFeatures(str(path), 75, batch_size=16)
+    local = inception.InceptionFeatures(str(path), 75, batch_size=16)
     images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
     np.testing.assert_allclose(local.statistics([images]).mu, extractor.statistics([images]).mu, rtol=1e-5)
     assert local.identity["weights"].startswith("md5:")
@@ -282,3 +282,20 @@ def test_offline_imagenet_download_explains_what_to_fetch(tmp_path):
     assert "Could not download the InceptionV3 ImageNet weights" in result.stderr
     assert "--weights" in result.stderr and "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_training_and_compute_fid_share_one_statistics_cache(tmp_path):
+    data = make_image_folder(tmp_path / "images", mode="L")
+    cache, root = tmp_path / "cache", tmp_path / "ck"
+    trained = run_script("DCGAN_train.py", "--checkpoint-root", root, 1, 1, "--data", data, "--set", "channels=1",
+                         "--set", "g_filters=8", "--set", "d_filters=8", "--set", "batch_size=4",
+                         "--set", f"cache_dir={cache}", "--set", "fid_every=1", "--set", "fid_num=8",
+                         "--set", "fid_weights=random")
+    assert trained.returncode == 0, trained.stderr
+    assert [p.parent.name for p in cache.rglob("*.npz")] == ["fid"]
+    # No --cache-dir: the session's own cache_dir is where the script looks.
+    result = run_script("compute_fid.py", "--checkpoint-root", root, "--weights", "random", "--num", "8",
+                        "--num-real", "8")
+    assert result.returncode == 0, result.stderr
+    assert "statistics from the cache" in result.stdout, result.stdout
+    assert len(list(cache.rglob("*.npz"))) == 1

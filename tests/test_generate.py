@@ -133,9 +133,9 @@ def test_rgb_run_with_defaults_prints_a_seed_that_repeats_it(cli_runs, sessions_
 
     out = results["d"].stdout
     seed = int(out.split("repeat this run with --seed ")[1].split(")")[0])
-    import generation
-    import sessions
-    state, epoch = sessions.load_session(rroot, rnum)
+    from generation import writer as generation
+    from training import sessions, state as session_state
+    state, epoch = session_state.load_session(rroot, rnum)
     generation.generate(state, 3, seed, tmp_path / "again", tmp_path / "grid.png", batch_size=256)
     assert snapshot(tmp_path / "again") == snapshot(session / "generated")
 
@@ -183,7 +183,7 @@ def test_wrong_noise_dim_names_the_sessions_value_and_writes_nothing(cli_runs):
 
 def _main(argv):
     """The script's main() behind its real boundary (cli.run): returns the exit code."""
-    import cli
+    from utils import cli
     import generate_img
     with pytest.raises(SystemExit) as exit_info:
         cli.run(lambda: generate_img.main([str(a) for a in argv]))
@@ -215,9 +215,9 @@ def test_session_and_path_errors_exit_2_and_write_nothing(sessions_copy, tmp_pat
 
 
 def test_ctrl_c_leaves_whole_files_and_exits_130(sessions_copy, tmp_path, monkeypatch, capsys):
-    import sessions
+    from training import sessions, state as session_state
     root, number = sessions_copy["gray"]
-    real_load = sessions.load_session
+    real_load = session_state.load_session
 
     def load_with_interrupt(*args, **kwargs):
         state, epoch = real_load(*args, **kwargs)
@@ -231,7 +231,7 @@ def test_ctrl_c_leaves_whole_files_and_exits_130(sessions_copy, tmp_path, monkey
         state.ema_generator = interrupted_on_third_call
         return state, epoch
 
-    monkeypatch.setattr(sessions, "load_session", load_with_interrupt)
+    monkeypatch.setattr(session_state, "load_session", load_with_interrupt)
     out = tmp_path / "out"
     code = _main(["--checkpoint-root", root, number, 100, 10, "--batch-size", 2, "--seed", 1,
                   "--out", out, "--grid", tmp_path / "grid.png"])
@@ -244,9 +244,9 @@ def test_ctrl_c_leaves_whole_files_and_exits_130(sessions_copy, tmp_path, monkey
 
 
 def test_terminal_gets_a_progress_bar(sessions_copy, tmp_path, monkeypatch, capsys):
-    import generation
-    import sessions
-    state, _ = sessions.load_session(*sessions_copy["gray"])
+    from generation import writer as generation
+    from training import sessions, state as session_state
+    state, _ = session_state.load_session(*sessions_copy["gray"])
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     result = generation.generate(state, 6, 3, tmp_path / "out", tmp_path / "grid.png", batch_size=4)
     assert result.written == 6 and not result.interrupted

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import config
+from training import config
 import models
 
 SMALL = dict(noise_dim=16, g_filters=4, d_filters=4, d_batchnorm=True, d_dropout=0.3, init_std=0.02, seed=3,

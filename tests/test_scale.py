@@ -18,7 +18,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 sys.argv = ["DCGAN_train.py", *sys.argv[1:]]
-import cli, DCGAN_train
+import DCGAN_train
+from utils import cli
 cli.run(DCGAN_train.main)
 """
 
@@ -49,7 +50,7 @@ def test_mixed_precision_and_xla_train_on_cpu(tmp_path):
 
 
 def test_mixed_precision_keeps_float32_outputs():
-    import config
+    from training import config
     import models
     cfg = config.load_config(overrides={"mixed_precision": True, "g_filters": 4, "d_filters": 4})
     generator, discriminator = models.build_generator(cfg), models.build_discriminator(cfg)

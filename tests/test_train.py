@@ -6,7 +6,7 @@ import imageio.v3 as iio
 import pytest
 import yaml
 
-import cli
+from utils import cli
 import DCGAN_train
 from conftest import TINY, make_image_folder, run_script, snapshot
 
@@ -48,11 +48,42 @@ def test_a_session_has_checkpoints_grids_gif_metrics_plot_and_logs(trained):
     assert "epoch 3/3" in result.stdout and "progress.gif" in result.stdout
 
 
-def test_epoch_grids_come_from_one_fixed_noise(trained):
+def _sample_noise(prefix):
+    import tensorflow as tf
+    return tf.train.load_checkpoint(str(prefix)).get_tensor("sample_noise/.ATTRIBUTES/VARIABLE_VALUE")
+
+
+def test_epoch_grids_come_from_one_fixed_noise(trained, tmp_path):
+    import numpy as np
     root, _, _ = trained
-    first = iio.imread(root / "training_1" / "images" / "epoch_0001.png")
-    third = iio.imread(root / "training_1" / "images" / "epoch_0003.png")
-    assert first.shape == third.shape and (first != third).any()
+    session = root / "training_1"
+    second, third = _sample_noise(session / "ckpt-2"), _sample_noise(session / "ckpt-3")
+    assert second.shape == (9, 100) and second.std() > 0.5
+    np.testing.assert_array_equal(second, third)
+    copy = tmp_path / "ck"
+    shutil.copytree(root, copy)
+    assert run_script("DCGAN_train.py", "--checkpoint-root", copy, "-r", 3, 1, 4).returncode == 0
+    np.testing.assert_array_equal(_sample_noise(copy / "training_1" / "ckpt-4"), second)
+    first = iio.imread(session / "images" / "epoch_0001.png")
+    assert first.shape == iio.imread(session / "images" / "epoch_0003.png").shape
+
+
+def test_a_run_records_its_progress_as_json_lines(trained):
+    from training.events import read_events
+    root, _, _ = trained
+    records, _ = read_events(root / "training_1" / "events.jsonl")
+    kinds = [r["event"] for r in records]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert records[0]["last_epoch"] == 3 and records[0]["steps"] == 2
+    assert records[0]["command"][1].endswith("DCGAN_train.py") and records[0]["pid"] > 0
+    epochs = [r for r in records if r["event"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3] and [r["saved"] for r in epochs] == [False, True, True]
+    assert set(epochs[0]["metrics"]) == {"g_loss", "d_loss", "d_acc_real", "d_acc_fake"}
+    assert [r["epoch"] for r in records if r["event"] == "checkpoint"] == [2, 3]
+    steps = [r for r in records if r["event"] == "step"]
+    # The last step of each epoch is always recorded; the others at most once a second.
+    assert [(r["epoch"], r["step"]) for r in steps if r["step"] == r["steps"]] == [(1, 2), (2, 2), (3, 2)]
+    assert kinds.index("checkpoint") < kinds.index("epoch", kinds.index("checkpoint"))
 
 
 def test_resume_continues_numbering_and_appends_metrics(trained, tmp_path):
@@ -157,10 +188,10 @@ def test_a_session_from_before_a_config_key_existed_still_resumes(trained, tmp_p
 
 
 def tiny_state(**overrides):
-    import config
-    import sessions
+    from training import config
+    from training import sessions, state as session_state
     cfg = config.load_config(overrides={"g_filters": 4, "d_filters": 4, "num_examples": 4, **overrides})
-    return sessions.GanState(cfg)
+    return session_state.GanState(cfg)
 
 
 def test_the_average_generator_moves_by_one_minus_decay_and_copies_batchnorm_statistics():
@@ -178,10 +209,10 @@ def test_the_average_generator_moves_by_one_minus_decay_and_copies_batchnorm_sta
 
 def test_grids_come_from_the_average_generator_stored_in_the_checkpoint(trained):
     import numpy as np
-    import sessions
-    from imaging import to_uint8
+    from training import sessions, state as session_state
+    from utils.imaging import to_uint8
     root, _, _ = trained
-    state, epoch = sessions.load_session(root, 1, 3)
+    state, epoch = session_state.load_session(root, 1, 3)
     grid = iio.imread(root / "training_1" / "images" / "epoch_0003.png")[::2, ::2]  # undo the x2 enlargement
     tile = grid[2:30, 2:30]  # the first of the 9 tiles
     assert np.abs(tile.astype(int) - to_uint8(state.samples())[0, ..., 0]).max() <= 1

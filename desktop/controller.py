@@ -1,5 +1,7 @@
 """What the Data Generator window (app.py) knows, without Tk: the sessions on disk, the form's
-defaults and checks, the command lines it runs, and how it reads what the scripts print.
+defaults and checks, the command lines it runs, and how it follows a run through the records
+the training script appends to the session's events.jsonl (never through its printed text).
+No TensorFlow is loaded here: the form is checked with the config validator and the plan alone.
 
 The window never trains or generates itself: it runs DCGAN_train.py, generate_img.py and
 compute_fid.py as subprocesses and reads the session folders. Checking the training form calls
@@ -20,16 +22,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import cli
-import config as config_lib
-import imaging
-import sessions
-import training
 from data.datasets import decode_image, load_idx_dataset, scan_folder
-from errors import UserError
-from progress import SessionProgress
+from training import config as config_lib
+from training import events, sessions
+from training.plan import plan
+from training.progress import SessionProgress
+from utils import cli, imaging
+from utils.errors import UserError
 
-REPO = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parent.parent
 TRAIN_SCRIPT, GENERATE_SCRIPT, FID_SCRIPT = "DCGAN_train.py", "generate_img.py", "compute_fid.py"
 
 # (key, label) of the training form, in display order. "epochs" is DCGAN_train.py's EPOCHS
@@ -100,6 +101,10 @@ def next_session_number(root):
     return max(sessions.session_numbers(root), default=0) + 1
 
 
+def session_folder(root, number):
+    return sessions.session_dir(root, number)
+
+
 def epoch_grids(session):
     return SessionProgress(session).epoch_grids()
 
@@ -140,7 +145,7 @@ def train_command(fields, root, base=None, data_folder=None, scripts_dir=REPO):
     epochs = cli.parse_count(fields["epochs"], "Epochs", minimum=1)
     number = next_session_number(root)
     base_config = str(base.folder / "config.yaml") if base is not None else None
-    training.plan(root, number, epochs, None, base_config, config_lib.parse_overrides(pairs), data_folder)
+    plan(root, number, epochs, None, base_config, config_lib.parse_overrides(pairs), data_folder)
     command = _script(TRAIN_SCRIPT, scripts_dir) + ["--checkpoint-root", str(root)]
     command += ["--config", base_config] if base_config else []
     command += ["--data", str(data_folder)] if data_folder else []
@@ -155,7 +160,7 @@ def resume_command(fields, root, summary, scripts_dir=REPO):
     epochs = cli.parse_count(fields["epochs"], "Epochs", minimum=1)
     if summary.newest is None:
         raise UserError(f"Session {summary.number} has no checkpoint to resume from: train a new session instead.")
-    training.plan(root, summary.number, epochs, summary.newest, None, config_lib.parse_overrides(pairs))
+    plan(root, summary.number, epochs, summary.newest, None, config_lib.parse_overrides(pairs))
     command = _script(TRAIN_SCRIPT, scripts_dir) + ["--checkpoint-root", str(root), "-r", str(summary.newest)]
     for pair in pairs:
         command += ["--set", pair]
@@ -235,17 +240,15 @@ class ScriptJob:
         events.put((on_done, self.process.wait()))
 
 
-# --- Reading what the scripts print ----------------------------------------------------------
+# --- Reading what the scripts record ---------------------------------------------------------
 
-_STEP = re.compile(r"^epoch (\d+)/(\d+) step (\d+)/(\d+) eta (\d+)s\s*(.*)$")
-_EPOCH = re.compile(r"^epoch (\d+)/(\d+)\s+(.*?)\s+(\d+)s\s+(\d+) img/s(?:\s+saved ckpt-(\d+))?\s*$")
 _FID = re.compile(r"^FID: (\S+)\s*$", re.MULTILINE)
 STOPPED_CODES = (130, 143)  # DCGAN_train.py after SIGINT / SIGTERM, the last epoch saved
 
 
 @dataclass
 class Progress:
-    kind: str  # "step" (every ~10% of an epoch) or "epoch" (an epoch's summary)
+    kind: str  # "step" (a few a second at most) or "epoch" (an epoch's summary)
     epoch: int
     last_epoch: int
     metrics: dict
@@ -257,19 +260,38 @@ class Progress:
     saved: int = None  # the epoch whose checkpoint was saved
 
 
-def parse_progress(line):
-    """A Progress for DCGAN_train.py's progress and epoch lines; None for any other line."""
-    line = line.strip()
-    if match := _STEP.match(line):
-        epoch, last, step, steps, eta, rest = match.groups()
-        metrics = {key: float(value) for key, value in re.findall(r"(\w+)=(\S+)", rest)}
-        return Progress("step", int(epoch), int(last), metrics, int(step), int(steps), float(eta))
-    if match := _EPOCH.match(line):
-        epoch, last, rest, seconds, speed, saved = match.groups()
-        metrics = {key: float(value) for key, value in re.findall(r"(\w+) (\S+)", rest)}
-        return Progress("epoch", int(epoch), int(last), metrics, seconds=float(seconds),
-                        images_per_sec=float(speed), saved=int(saved) if saved else None)
+def _metrics(record):
+    return {key: math.nan if value is None else float(value) for key, value in record.get("metrics", {}).items()}
+
+
+def progress_from_event(record):
+    """A Progress for a step or epoch record of events.jsonl; None for any other record."""
+    try:
+        if record["event"] == "step":
+            return Progress("step", int(record["epoch"]), int(record["last_epoch"]), _metrics(record),
+                            int(record["step"]), int(record["steps"]), float(record["eta"]))
+        if record["event"] == "epoch":
+            return Progress("epoch", int(record["epoch"]), int(record["last_epoch"]), _metrics(record),
+                            seconds=float(record["seconds"]), images_per_sec=float(record["images_per_sec"]),
+                            saved=int(record["epoch"]) if record.get("saved") else None)
+    except (KeyError, TypeError, ValueError):  # a record of another version of the tool: not shown
+        return None
     return None
+
+
+class EventTail:
+    """The records a run appends to a session's events.jsonl, from the moment this is created:
+    records of earlier runs are not this run's progress."""
+
+    def __init__(self, session):
+        self.path = Path(session) / events.FILE_NAME
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+        self.seen = []
+
+    def read(self):
+        records, self.offset = events.read_events(self.path, self.offset)
+        self.seen += records
+        return records
 
 
 def total_eta(progress):
@@ -333,11 +355,12 @@ def failure_message(script, returncode, stderr):
     return f"{script} failed (exit code {returncode}): {last}"
 
 
-def training_outcome(returncode, message, stdout):
-    """The status line when DCGAN_train.py has ended (`message`: its failure_message)."""
+def training_outcome(returncode, message, records):
+    """The status line when DCGAN_train.py has ended (`message`: its failure_message; `records`:
+    the run's events)."""
     if returncode in STOPPED_CODES:
-        found = re.findall(r"Resume with: (.+)", stdout)
-        return "Stopped; the completed epochs are saved." + (f" To continue: {found[-1].strip()}" if found else "")
+        stops = [record for record in records if record.get("event") == "stop" and record.get("resume")]
+        return "Stopped; the completed epochs are saved." + (f" To continue: {stops[-1]['resume']}" if stops else "")
     return "Training failed: see the message." if message else "Training finished."
 
 

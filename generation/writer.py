@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-import imaging
 import models
-from progress import ProgressReport
-from errors import UserError
+from utils import imaging
+from utils.console import ProgressReport
+from utils.errors import UserError
 
 MIN_DIGITS = 6
 GRID_IMAGES = 64  # the preview grid shows at most this many images (8 x 8)
@@ -107,14 +106,6 @@ class _Writer:
             self.written += 1
 
 
-def sample_batches(generator, cfg, count, seed, batch_size):
-    """`count` images in [-1, 1] as (B, H, W, C) batches, from tf.random.Generator.from_seed(seed)
-    with one draw of models.noise per batch: what generate_img.py writes and FID scores."""
-    rng = tf.random.Generator.from_seed(seed)
-    for start in range(0, count, batch_size):
-        yield generator(models.noise(rng, min(batch_size, count - start), cfg), training=False).numpy()
-
-
 def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     """Write `count` images from state.ema_generator into out_dir and a preview grid to grid_path.
 
@@ -142,7 +133,7 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
     try:
-        for images in sample_batches(state.ema_generator, cfg, count, seed, batch_size):
+        for images in models.sample_batches(state.ema_generator, cfg, count, seed, batch_size):
             if done < GRID_IMAGES:
                 preview.append(images[:GRID_IMAGES - done])
             pending.append(pool.submit(writer.write, images, first + done))

@@ -1,19 +1,15 @@
-"""Inception features, the image sets FID compares, and the cache of their statistics.
-
-Features: Keras' InceptionV3 without its classifier, average-pooled, 2048-d. uint8 images go in;
-grayscale is tiled to 3 channels, every image is resized bilinearly (tf.image.resize: half-pixel
-centres, no antialiasing, like PyTorch's align_corners=False) to input_size x input_size (299 by
-default), then scaled to [-1, 1] by keras.applications.inception_v3.preprocess_input.
+"""The image sets FID compares, and the cache of their statistics.
 
 Image sets: a folder of images, a dataset name (fashion_mnist, mnist), a folder holding IDX files,
 a session's own training data, and images a session's generator makes in memory. All of them are
 brought to one size before Inception: the session's image_size and channels when a session is
 involved (so real images look like what the generator was trained on), else --image-size in RGB.
 
-Cache: the statistics of every set that is not generated are saved to CACHE_DIR/<hash>.npz, keyed
-by what identifies the images (a folder's file list with sizes and mtimes, an IDX file's size and
-mtime, plus the config keys that select and shape a training set), their count and size, the
-weights and the Inception input size. A changed file, count or network is a different key.
+Cache: the statistics of every set that is not generated are saved to <cache root>/fid/<hash>.npz
+(the one cache root of data.datasets.cache_root), keyed by what identifies the images (a folder's
+file list with sizes and mtimes, an IDX file's size and mtime, plus the config keys that select
+and shape a training set), their count and size, the weights and the Inception input size. A
+changed file, count or network is a different key.
 """
 import hashlib
 import json
@@ -22,106 +18,21 @@ from pathlib import Path
 
 import numpy as np
 
-import fid
-import imaging
+import models
 from data import datasets
-from errors import UserError, warn
+from metrics import fid
+from utils import imaging
+from utils.errors import UserError, warn
 
-CACHE_DIR = datasets.cache_root() / "fid"  # data/.cache/fid unless moved; data/* is git-ignored
-INCEPTION_SIZE = 299
-MIN_INCEPTION_SIZE = 75  # the smallest input InceptionV3's stride-2 layers accept
 FOLDER_SIZE = 64  # decode size of image folders when no session gives one
 NUM_REAL = 10000  # real images used (a fixed seeded subset of larger sets)
 SUBSET_SEED = 0  # fixed, so the real subset (and its cache entry) does not depend on --seed
-WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-WEIGHTS_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/{WEIGHTS_FILE}"
-WEIGHTS_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"  # Keras' own check of the download
-RANDOM = "random"  # seeded random weights: exercises the pipeline in tests; the numbers mean nothing
-PIPELINE = "InceptionV3 avg-pool 2048, uint8 in, bilinear resize, preprocess_input (v1)"
 
 
-def check_weights(weights):
-    """'imagenet', 'random' or an existing file (returned absolute); a UserError otherwise."""
-    if weights in ("imagenet", RANDOM):
-        return weights
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise UserError(f"--weights {weights}: no such file. Pass imagenet (Keras downloads the weights once "
-                        f"into ~/.keras/models) or the path of a copy of {WEIGHTS_URL}.")
-    return str(path.resolve())
-
-
-def _md5(path):
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _imagenet_weights():
-    from keras.utils import get_file
-    try:  # reuses ~/.keras/models/WEIGHTS_FILE when it is there and its hash matches
-        return get_file(WEIGHTS_FILE, WEIGHTS_URL, cache_subdir="models", file_hash=WEIGHTS_MD5)
-    except Exception as e:  # offline, proxy, partial download, bad hash: all end in the same advice
-        raise UserError(
-            f"Could not download the InceptionV3 ImageNet weights ({type(e).__name__}: {str(e)[:160]}). "
-            f"Is this machine offline? On a machine with internet, fetch {WEIGHTS_URL}, copy the file "
-            f"here and pass --weights PATH/{WEIGHTS_FILE} (or put it into ~/.keras/models/).") from None
-
-
-class InceptionFeatures:
-    """uint8 images (N, H, W, 1 or 3) -> (N, 2048) features, `batch_size` images at a time, so
-    memory stays flat however many images pass through."""
-
-    def __init__(self, weights="imagenet", input_size=INCEPTION_SIZE, batch_size=50):
-        import keras
-        import tensorflow as tf
-        if input_size < MIN_INCEPTION_SIZE:
-            raise UserError(f"The Inception input size must be at least {MIN_INCEPTION_SIZE}, got {input_size}.")
-        weights = check_weights(weights)
-        if weights == RANDOM:
-            keras.utils.set_random_seed(0)  # the same random network in every process keeps the cache valid
-        self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None,
-                                                    input_shape=(input_size, input_size, 3))
-        name = weights
-        if weights != RANDOM:
-            path = _imagenet_weights() if weights == "imagenet" else weights
-            try:
-                self.model.load_weights(path)
-            except Exception as e:  # h5py, Keras and OS errors all mean "not this file"
-                raise UserError(f"--weights {weights}: cannot be read as InceptionV3 weights without the "
-                                f"classifier ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}). "
-                                f"Use a copy of {WEIGHTS_URL}.") from None
-            # A local copy of the official file shares cache entries with --weights imagenet.
-            digest = WEIGHTS_MD5 if weights == "imagenet" else _md5(path)  # get_file checked the download
-            name = "imagenet" if digest == WEIGHTS_MD5 else f"md5:{digest}"
-        self.input_size, self.batch_size, self.images_seen = input_size, batch_size, 0
-        self.identity = {"weights": name, "input_size": input_size, "pipeline": PIPELINE}
-        shown = {"imagenet": "ImageNet", RANDOM: "seeded random"}.get(name, Path(weights).name)
-        self.description = (f"InceptionV3 ({shown} weights), images "
-                            f"resized bilinearly to {input_size}x{input_size}, 2048-d average-pool features")
-
-        def forward(images):  # (B, H, W, 3) uint8 -> (B, 2048)
-            x = tf.cast(images, tf.float32)
-            x = tf.image.resize(x, (input_size, input_size), method="bilinear")
-            x = keras.applications.inception_v3.preprocess_input(x)
-            return self.model(x, training=False)
-        # One trace for every batch and image size; a known channel count keeps Keras' convolutions
-        # off its per-shape XLA fallback.
-        self._forward = tf.function(forward, input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
-
-    def statistics(self, batches, keep_features=False):
-        """fid.Stats of all images in an iterable of uint8 batches."""
-        running = fid.RunningStats(keep_features)
-        for batch in batches:
-            for start in range(0, len(batch), self.batch_size):
-                chunk = batch[start:start + self.batch_size]
-                if chunk.shape[-1] == 1:  # grayscale: the same value in R, G and B
-                    chunk = np.repeat(chunk, 3, axis=-1)
-                running.add(self._forward(chunk).numpy())
-                self.images_seen += len(chunk)
-        return running.result()
+def stats_cache(configured=None):
+    """The folder of cached statistics: fid/ under the cache root (config cache_dir, else
+    $DCGAN_CACHE_DIR, else data/.cache), shared by training, compute_fid.py and the app."""
+    return datasets.cache_root(configured) / "fid"
 
 
 @dataclass
@@ -244,7 +155,7 @@ def _cache_path(cache_dir, key):
     return Path(cache_dir) / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]}.npz"
 
 
-def source_stats(source, extractor, cache_dir=CACHE_DIR, keep_features=False):
+def source_stats(source, extractor, cache_dir, keep_features=False):
     """(Stats, where they came from) of an ImageSource, from the cache when it holds them."""
     key = dict(source.key, features=extractor.identity)
     path = _cache_path(cache_dir, key) if cache_dir is not None else None
@@ -277,8 +188,7 @@ def source_stats(source, extractor, cache_dir=CACHE_DIR, keep_features=False):
 
 def generated_batches(generator, cfg, num, seed, batch_size):
     """num images from the generator in uint8 batches: the images generate_img.py writes for this seed."""
-    import generation
-    for images in generation.sample_batches(generator, cfg, num, seed, batch_size):
+    for images in models.sample_batches(generator, cfg, num, seed, batch_size):
         # Quantised like a saved PNG, so a session and a folder of its saved images agree.
         yield imaging.to_uint8(images)
 
@@ -289,9 +199,10 @@ def generator_stats(generator, cfg, num, extractor, seed=0, keep_features=False)
     return extractor.statistics(generated_batches(generator, cfg, num, seed, extractor.batch_size), keep_features)
 
 
-def real_stats_for_config(cfg, extractor, num=NUM_REAL, cache_dir=CACHE_DIR, images=None):
-    """Stats of a session config's training data (up to num images), cached across runs."""
-    return source_stats(training_source(cfg, num, images), extractor, cache_dir)[0]
+def real_stats_for_config(cfg, extractor, num=NUM_REAL, cache_dir=None, images=None):
+    """Stats of a session config's training data (up to num images), cached across runs in
+    cache_dir (default: the config's cache root, as compute_fid.py uses for the session)."""
+    return source_stats(training_source(cfg, num, images), extractor, cache_dir or stats_cache(cfg["cache_dir"]))[0]
 
 
 def fid_of_generator(generator, cfg, real_stats, num, extractor, seed=0):

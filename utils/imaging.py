@@ -31,11 +31,28 @@ def grid(images, columns=None, pad=2, scale=1):
     return canvas
 
 
+def _umask():
+    """The process's umask, read without changing it (os.umask can only be read by setting it,
+    which would race with files other threads create meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, write):
     """Call write(temporary_path), then rename it to path. The temporary name is unique, so two
-    processes writing the same target never write into one file."""
+    processes writing the same target never write into one file. The file gets the mode any
+    program's new file gets (0666 less the umask): mkstemp's own 0600 would hide a session from
+    the colleagues, web servers and backups that read it."""
     path = Path(path)
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
+    os.fchmod(handle, 0o666 & ~_umask())
     os.close(handle)
     temporary = Path(name)
     try:

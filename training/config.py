@@ -10,14 +10,12 @@ from pathlib import Path
 
 import yaml
 
-from errors import UserError
+from models.shapes import SUPPORTED_SIZES
+from utils.errors import UserError
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
 DATASET_NAMES = ("fashion_mnist", "mnist")
-# Image sizes the networks are built for (models/dcgan.py); here so that reading a config never
-# has to load Keras.
-SUPPORTED_SIZES = (28, 32, 64, 128)
 
 # Keys that change the shape of a weight, or (mixed_precision: the loss-scale state) what a
 # checkpoint holds: a restore may not change them.
@@ -174,15 +172,21 @@ def validate(cfg):
     return checked
 
 
-def load_config(path=None, overrides=None, base=None):
-    """Defaults (or a session's stored config as `base`), then the --config file, then --set."""
+def merge(path=None, overrides=None, base=None):
+    """Defaults (or a session's stored config as `base`), then the --config file, then --set;
+    not yet validated, so that --data can still fill in the data keys."""
     cfg = dict(base) if base is not None else read_yaml(DEFAULT_CONFIG)
     if path is not None:
         values = read_yaml(path)
         _refuse_unknown(values, str(path))
         cfg.update(values)
     cfg.update(overrides or {})
-    return validate(cfg)
+    return cfg
+
+
+def load_config(path=None, overrides=None, base=None):
+    """merge(), validated."""
+    return validate(merge(path, overrides, base))
 
 
 def architecture_changes(stored, cfg):

@@ -3,135 +3,32 @@
 Checkpoint ckpt-E is the state at the end of epoch E. Planning refuses anything that could lose
 saved work before a single file is touched; the loop stops cleanly on SIGINT or SIGTERM.
 """
-import json
 import os
-import shlex
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-import cli
-import config as config_lib
 import models
-import sessions
-from data import cache_root, epoch_dataset, resolve_data_arg, steps_per_epoch
-from errors import UserError
-from progress import METRICS, ProgressReport, SessionProgress
+from data.pipeline import epoch_dataset, steps_per_epoch
+from training import config as config_lib
+from training import sessions
+from training.distribute import is_chief
+from training.events import EventLog
+from training.progress import METRICS, SessionProgress
+from training.state import GanState
+from utils.console import ProgressReport
+from utils.errors import UserError
 
-
-
-@dataclass
-class Plan:
-    root: Path
-    number: int
-    cfg: dict
-    last_epoch: int
-    restore_epoch: int = 0
-    restore_prefix: str = None
-    config_changes: list = field(default_factory=list)
-
-    @property
-    def session(self):
-        return sessions.session_dir(self.root, self.number)
-
-    def resume_command(self, epoch, last_epoch=None):
-        root = "" if Path(self.root) == Path(cli.DEFAULT_CHECKPOINT_ROOT) else f" --checkpoint-root {shlex.quote(str(self.root))}"
-        return f"python DCGAN_train.py{root} -r {epoch} {self.number} {last_epoch or self.last_epoch}"
-
-
-def plan(root, number, epochs, restore_epoch=None, config_path=None, overrides=None, data_arg=None):
-    """Resolve the config and check the session; raise UserError before anything is written."""
-    root = Path(root)
-    session = sessions.session_dir(root, number)
-    if restore_epoch is None:
-        existing = sessions.checkpoint_epochs(session) if session.is_dir() else {}
-        if existing:
-            newest = max(existing)
-            raise UserError(
-                f"Session {number} already has checkpoints (epochs {', '.join(map(str, existing))}); nothing "
-                f"was changed. To continue it: "
-                f"{Plan(root, number, {}, epochs).resume_command(newest, max(epochs, newest + 1))}. "
-                f"To start over, use a new session number.")
-        cfg = config_lib.load_config(config_path, overrides)
-        result = Plan(root, number, cfg, epochs)
-    else:
-        sessions.find_session(root, number)
-        restore_epoch, prefix = sessions.pick_checkpoint(session, restore_epoch)
-        later = [e for e in sessions.checkpoint_epochs(session) if e > restore_epoch]
-        if later:
-            raise UserError(
-                f"Session {number} has checkpoints after epoch {restore_epoch} ({', '.join(map(str, later))}); "
-                f"resuming from {restore_epoch} would replace them. Resume from the newest with "
-                f"-r {max(later)}, or copy the session folder to a new number to branch from epoch {restore_epoch}.")
-        if epochs <= restore_epoch:
-            raise UserError(f"EPOCHS ({epochs}) must be greater than the restored epoch ({restore_epoch}): "
-                            f"it is the last epoch to train, e.g. -r {restore_epoch} {number} {restore_epoch + 10}.")
-        stored = sessions.read_stored_config(session)
-        cfg = config_lib.load_config(config_path, overrides, base=stored)
-        result = Plan(root, number, cfg, epochs, restore_epoch, prefix)
-    if data_arg is not None:
-        cfg.update(resolve_data_arg(data_arg, cfg["dataset"]))
-        result.cfg = config_lib.validate(cfg)
-    if result.restore_prefix:
-        changed = config_lib.architecture_changes(stored, result.cfg)
-        if changed:
-            raise UserError(f"Session {number} was trained with another architecture; a restore cannot change "
-                            f"{'; '.join(changed)}. Drop those overrides, or start a new session.")
-        result.config_changes = [f"{k}: {stored[k]} -> {v}" for k, v in result.cfg.items() if stored[k] != v]
-    return result
-
-
-def make_strategy(name):
-    """tf.distribute strategy by name; create it before any other TensorFlow work."""
-    if name == "mirrored":  # every local GPU (or the one CPU); the global batch is split over them
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        _check_tf_config(os.environ.get("TF_CONFIG"))
-        # Every local GPU of every worker; each worker blocks here until all have started.
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _check_tf_config(text):
-    example = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-               '"task": {"type": "worker", "index": 0}}\'')
-    if not text:
-        raise UserError("--strategy multiworker needs the TF_CONFIG environment variable, which lists every "
-                        f"worker and says which one this is, e.g. {example} (index 1 on the second machine).")
-    try:
-        tf_config = json.loads(text)
-        workers = tf_config["cluster"]["worker"]
-        task = tf_config["task"]
-        valid = isinstance(workers, list) and task["type"] in tf_config["cluster"] and \
-            0 <= int(task["index"]) < len(tf_config["cluster"][task["type"]])
-    except (ValueError, KeyError, TypeError):
-        valid = False
-    if not valid:
-        raise UserError(f"TF_CONFIG is not a valid cluster description: {text[:200]!r}. Expected the form "
-                        f"{example}, the task's type listed in the cluster and its index within that list.")
-
-
-def is_chief(strategy):
-    """True for the one process that writes the session folder: the only process, or the
-    multi-worker cluster's chief (the "chief" task, else worker 0)."""
-    resolver = strategy.cluster_resolver
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    if "chief" in resolver.cluster_spec().jobs:
-        return resolver.task_type == "chief"
-    return resolver.task_type == "worker" and resolver.task_id == 0
 
 
 def build_state(plan, strategy=None):
     """The networks and optimizers, restored from the planned checkpoint if any."""
-    state = sessions.GanState(plan.cfg, strategy)
+    state = GanState(plan.cfg, strategy)
     if plan.restore_prefix:
         state.restore(plan.restore_prefix)
         if int(state.epoch.numpy()) != plan.restore_epoch:
@@ -248,6 +145,22 @@ def run(plan, state, training_images, strategy=None):
     progress = SessionProgress(plan.session)
     if chief:
         _prepare_folder(plan, progress)
+    events = EventLog(plan.session, enabled=chief)
+    events.start(first_epoch=plan.restore_epoch + 1, last_epoch=plan.last_epoch, steps=steps, images=len(images),
+                 batch_size=batch_size)
+    try:
+        return _train(plan, state, training_images, strategy, steps, fid_scorer, progress, events)
+    except UserError as e:
+        events.write("error", message=str(e))
+        raise
+    except BaseException as e:  # a crash or an abort: the record says so, the traceback goes to stderr
+        events.write("error", message=f"{type(e).__name__}: {e}")
+        raise
+
+
+def _train(plan, state, training_images, strategy, steps, fid_scorer, progress, events):
+    cfg, images, batch_size = plan.cfg, training_images.images, plan.cfg["batch_size"]
+    chief = events.enabled
     checkpoints = Checkpoints(state, plan, chief)
     train_step = make_train_step(state, cfg, strategy, batch_size)
     print(f"Session {plan.number}: {len(images)} images from {training_images.source}, {steps} steps of "
@@ -258,7 +171,7 @@ def run(plan, state, training_images, strategy=None):
     unsaved = None  # a snapshot of the state at the end of the newest epoch without a checkpoint
     with GracefulStop() as stop:
         for epoch in range(plan.restore_epoch + 1, plan.last_epoch + 1):
-            metrics = _train_epoch(epoch, plan, train_step, strategy, images, steps, stop)
+            metrics = _train_epoch(epoch, plan, train_step, strategy, images, steps, stop, events)
             if metrics is None:
                 break
             completed = epoch
@@ -270,12 +183,16 @@ def run(plan, state, training_images, strategy=None):
             note = ""
             if epoch % cfg["checkpoint_every"] == 0 or epoch == plan.last_epoch or stop.agreed:
                 checkpoints.save(epoch)
+                events.write("checkpoint", epoch=epoch, prefix=checkpoints.prefix(epoch))
                 saved, unsaved = epoch, None
                 if chief:
                     progress.write_summaries()
                 note = f"  saved ckpt-{epoch}"
             else:
                 unsaved = state.snapshot()
+            events.write("epoch", epoch=epoch, last_epoch=plan.last_epoch, saved=saved == epoch,
+                         metrics={k: v for k, v in metrics.items() if k not in ("seconds", "images_per_sec")},
+                         seconds=metrics["seconds"], images_per_sec=metrics["images_per_sec"])
             fid_note = f"  FID {metrics['fid']:.2f} ({fid_scorer.best})" if "fid" in metrics else ""
             print(f"epoch {epoch}/{plan.last_epoch}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in METRICS) +
                   f"  {metrics['seconds']:.0f}s  {metrics['images_per_sec']:.0f} img/s{fid_note}{note}", flush=True)
@@ -291,29 +208,30 @@ def run(plan, state, training_images, strategy=None):
         if chief:
             progress.write_summaries()
         resume = plan.resume_command(saved) if saved else f"python DCGAN_train.py {plan.number} {plan.last_epoch}"
+        events.write("stop", completed=completed, saved=saved, resume=resume, signal=stop.signum)
         print(f"Stopped after epoch {completed}; saved checkpoints are intact. Resume with: {resume}")
         # A worker stopped by another worker's signal exits as if it had been sent SIGTERM.
         return 128 + (stop.signum or signal.SIGTERM)
+    events.write("done", last_epoch=plan.last_epoch)
     print(f"Done. Samples: {progress.images_dir}/, animation: {progress.gif_path}, "
           f"metrics: {progress.metrics_path}, plot: {progress.plot_path}")
     return 0
 
 
 class FidScorer:
-    """FID of the generator against the training images every fid_every epochs (issue 4, item 8)."""
+    """FID of the averaged generator against the training images every fid_every epochs."""
 
     def __init__(self, cfg, images):
-        import fid_inputs  # InceptionV3 is loaded only when FID is asked for
-        self.cfg, self._fid = cfg, fid_inputs
-        self.extractor = fid_inputs.InceptionFeatures(cfg["fid_weights"] or "imagenet")
+        # InceptionV3 is loaded only when FID is asked for.
+        from metrics import inception, sources
+        self.cfg, self._sources = cfg, sources
+        self.extractor = inception.InceptionFeatures(cfg["fid_weights"] or "imagenet")
         print(f"FID every {cfg['fid_every']} epochs on {cfg['fid_num']} images: {self.extractor.description}")
-        cache = cache_root(cfg["cache_dir"]) / "fid"
-        self.real = fid_inputs.real_stats_for_config(cfg, self.extractor, num=cfg["fid_num"], cache_dir=cache,
-                                                     images=images)
+        self.real = sources.real_stats_for_config(cfg, self.extractor, num=cfg["fid_num"], images=images)
         self.best = ""
 
     def score(self, generator, epoch, earlier_rows):
-        value = self._fid.fid_of_generator(generator, self.cfg, self.real, self.cfg["fid_num"], self.extractor,
+        value = self._sources.fid_of_generator(generator, self.cfg, self.real, self.cfg["fid_num"], self.extractor,
                                            seed=self.cfg["seed"])
         # The best epoch is read back from metrics.csv, so it survives restores.
         scored = [(row["fid"], int(row["epoch"])) for row in earlier_rows if row.get("fid") is not None]
@@ -322,7 +240,7 @@ class FidScorer:
         return value
 
 
-def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):
+def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop, events):
     """Metrics of one epoch, or None when a stop signal interrupted it."""
     cfg, batch_size = plan.cfg, plan.cfg["batch_size"]
     # Each worker feeds its own share of every global batch to its local replicas, in order.
@@ -338,7 +256,11 @@ def _train_epoch(epoch, plan, train_step, strategy, images, steps, stop):
     for step, batch in enumerate(dataset, start=1):
         *values, stop_flags = train_step(batch, stop.flag).numpy()
         totals += values
-        bar.update(step, dict(zip(METRICS, totals / step)))
+        means = dict(zip(METRICS, totals / step))
+        bar.update(step, means)
+        eta = (time.monotonic() - start) / step * (steps - step)
+        events.step(step == steps, epoch=epoch, last_epoch=plan.last_epoch, step=step, steps=steps, eta=eta,
+                    metrics=means)
         if stop_flags > 0:
             stop.agreed = True
             return None
@@ -358,6 +280,9 @@ class Checkpoints:
             os.path.join(tempfile.gettempdir(), f"dcgan-worker-{os.getpid()}-training_{plan.number}")
         self.manager = tf.train.CheckpointManager(state.checkpoint, self.directory, max_to_keep=plan.cfg["max_to_keep"],
                                                   checkpoint_name=sessions.CHECKPOINT_NAME)
+
+    def prefix(self, epoch):
+        return os.path.join(self.directory, f"{sessions.CHECKPOINT_NAME}-{epoch}")
 
     def save(self, epoch):
         try:

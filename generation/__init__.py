@@ -1,0 +1,1 @@
+"""Writing a session's generated images to disk (writer)."""

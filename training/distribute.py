@@ -1,0 +1,48 @@
+"""tf.distribute strategies by name, and which process of a cluster writes the session."""
+import json
+import os
+
+import tensorflow as tf
+
+from utils.errors import UserError
+
+
+def make_strategy(name):
+    """tf.distribute strategy by name; create it before any other TensorFlow work."""
+    if name == "mirrored":  # every local GPU (or the one CPU); the global batch is split over them
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        _check_tf_config(os.environ.get("TF_CONFIG"))
+        # Every local GPU of every worker; each worker blocks here until all have started.
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _check_tf_config(text):
+    example = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+               '"task": {"type": "worker", "index": 0}}\'')
+    if not text:
+        raise UserError("--strategy multiworker needs the TF_CONFIG environment variable, which lists every "
+                        f"worker and says which one this is, e.g. {example} (index 1 on the second machine).")
+    try:
+        tf_config = json.loads(text)
+        workers = tf_config["cluster"]["worker"]
+        task = tf_config["task"]
+        valid = isinstance(workers, list) and task["type"] in tf_config["cluster"] and \
+            0 <= int(task["index"]) < len(tf_config["cluster"][task["type"]])
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if not valid:
+        raise UserError(f"TF_CONFIG is not a valid cluster description: {text[:200]!r}. Expected the form "
+                        f"{example}, the task's type listed in the cluster and its index within that list.")
+
+
+def is_chief(strategy):
+    """True for the one process that writes the session folder: the only process, or the
+    multi-worker cluster's chief (the "chief" task, else worker 0)."""
+    resolver = strategy.cluster_resolver
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    if "chief" in resolver.cluster_spec().jobs:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
