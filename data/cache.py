@@ -1,10 +1,12 @@
 """Decode-once cache of an image folder: the decoded uint8 images as raw rows in one file.
 
 A cache entry is keyed by the folder's file list (relative paths, sizes, modification times) and
-the target size and channels, so any change to the folder gives a new key and a rebuild. Rows
-are read a batch at a time with pread, so memory stays flat however many images there are
-(np.memmap would do the reading too, but every page it touches counts towards the process's
-memory, which then grows with the image count).
+the target size and channels, so any change to the folder gives a new key and a rebuild. An
+entry of a labelled (conditional) load has its own key and keeps each row's class label in its
+metadata beside the decode failures; unlabelled keys are unchanged, so existing entries stay
+valid. Rows are read a batch at a time with pread, so memory stays flat however many images
+there are (np.memmap would do the reading too, but every page it touches counts towards the
+process's memory, which then grows with the image count).
 """
 import hashlib
 import json
@@ -18,13 +20,16 @@ from utils import imaging
 FORMAT = 1  # bump when decoding changes, so old entries are not reused
 
 
-def folder_key(folder, paths, size, channels):
-    """A hex digest naming the decoded form of these files of `folder`."""
+def folder_key(folder, paths, size, channels, labelled=False):
+    """A hex digest naming the decoded form of these files of `folder` (with labels: labelled)."""
     listing = []
     for path in paths:
         stat = os.stat(path)
         listing.append([os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns])
-    text = json.dumps({"format": FORMAT, "size": size, "channels": channels, "files": listing})
+    identity = {"format": FORMAT, "size": size, "channels": channels, "files": listing}
+    if labelled:  # only then: an unlabelled entry keeps the key it had before labels existed
+        identity["labelled"] = True
+    text = json.dumps(identity)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -60,17 +65,22 @@ class CachedImages:
             os.close(self._fd)
 
 
-def load(cache_dir, key):
-    """(CachedImages, decode failures) of a complete entry, or None."""
+def load(cache_dir, key, labelled=False):
+    """(CachedImages, decode failures) of a complete entry, or None; labelled: (CachedImages,
+    decode failures, labels (N,) int32), or None when the entry holds no labels for its rows."""
     meta_path = Path(cache_dir) / f"{key}.json"
     try:
         meta = json.loads(meta_path.read_text())
         images = CachedImages(Path(cache_dir) / f"{key}.u8", meta["count"], meta["size"], meta["channels"])
+        labels = np.array(meta["labels"], np.int32) if labelled else None
     except (OSError, ValueError, KeyError):  # missing, or half of an entry: rebuild it
         return None
     if os.path.getsize(images.path) != len(images) * images._row:
         return None
-    return images, [tuple(item) for item in meta["skipped"]]
+    skipped = [tuple(item) for item in meta["skipped"]]
+    if not labelled:
+        return images, skipped
+    return (images, skipped, labels) if labels.shape == (len(images),) else None
 
 
 def discard(cache_dir, key):
@@ -78,27 +88,33 @@ def discard(cache_dir, key):
         (Path(cache_dir) / f"{key}{suffix}").unlink(missing_ok=True)
 
 
-def build(cache_dir, key, decoded, size, channels):
-    """Write the images that `decoded` yields ((pixels or None, reason)) to a new entry.
+def build(cache_dir, key, decoded, size, channels, labels=None):
+    """Write the images that `decoded` yields ((path, (pixels or None, reason))) to a new entry;
+    labels, if given, holds one label per item decoded, and the entry keeps those of the rows.
 
     The rows go straight to disk; the entry appears (data, then the metadata that makes it
     count) only once complete. Returns what load() returns.
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    count, skipped = 0, []
+    count, skipped, kept = 0, [], []
+    labelled = labels is not None
 
     def write_rows(target):
         nonlocal count
+        items = zip(decoded, labels, strict=True) if labelled else ((item, None) for item in decoded)
         with open(target, "wb") as f:
-            for path, (pixels, reason) in decoded:
+            for (path, (pixels, reason)), label in items:
                 if pixels is None:
                     skipped.append((path, reason))
                 else:
                     f.write(pixels.tobytes())
+                    kept.append(label)
                     count += 1
 
     imaging.write_atomic(cache_dir / f"{key}.u8", write_rows)
     meta = {"count": count, "size": size, "channels": channels, "skipped": skipped}
+    if labelled:
+        meta["labels"] = [int(label) for label in kept]
     imaging.write_atomic(cache_dir / f"{key}.json", lambda t: Path(t).write_text(json.dumps(meta)))
-    return load(cache_dir, key)
+    return load(cache_dir, key, labelled)

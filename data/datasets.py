@@ -15,12 +15,17 @@ import numpy as np
 from PIL import Image
 
 from data import cache
+from data.labels import (IDX_CLASSES, check_classes_usable, check_idx_labels, folder_classes, read_idx_labels,
+                         skipped_per_class)
 from utils.errors import UserError
 
 DATA_ROOT = Path(__file__).resolve().parent
 DECODE_CHUNK = 512  # images decoded per round on the thread pool: bounds what waits in memory
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 IDX_IMAGES = "train-images-idx3-ubyte.gz"
+# (images file, labels file) of each split; the labels file is looked for beside its images.
+IDX_SPLITS = {"train": (IDX_IMAGES, "train-labels-idx1-ubyte.gz"),
+              "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 # Where each dataset's IDX files may already be: ours, Keras' download cache, Debian's package.
 IDX_DIRS = {
     "fashion_mnist": [DATA_ROOT / "fashion_mnist", Path("~/.keras/datasets/fashion-mnist").expanduser(),
@@ -35,6 +40,14 @@ class TrainingImages:
     images: np.ndarray  # (N, size, size, channels) uint8
     source: str  # where they came from, for messages
     skipped: list = field(default_factory=list)  # (path, reason) of files that could not be used
+    labels: np.ndarray = None  # (N,) int32 class indices for conditional training, else None
+    class_names: list = None  # the name of each label, else None
+
+    def skipped_per_class(self):
+        """{class name: skipped files} of a labelled folder (None: files directly in it), else None."""
+        if self.class_names is None:
+            return None
+        return skipped_per_class(self.source, self.class_names, self.skipped)
 
 
 def cache_root(configured=None):
@@ -68,7 +81,7 @@ def read_idx_images(path):
     magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
     if magic != 0x803 or len(raw) != 16 + count * rows * cols:
         raise UserError(f"{path} is not an IDX image file (bad header or size). "
-                        "Replace it with the original train-images-idx3-ubyte.gz.")
+                        f"Replace it with the original {Path(path).name}.")
     return np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols)
 
 
@@ -93,6 +106,41 @@ def load_idx_dataset(name, data_dir=None, download=_keras_download):
             f"Could not find the {name} files, and Keras could not download them ({type(e).__name__}). "
             f"Put {IDX_IMAGES} into one of: {', '.join(map(str, places))}{hint}, "
             "or pass a folder holding it with --data DIR.") from None
+
+
+def _keras_download_labelled(name, split):
+    import keras
+    loader = {"fashion_mnist": keras.datasets.fashion_mnist, "mnist": keras.datasets.mnist}[name]
+    train, test = loader.load_data()
+    return train if split == "train" else test
+
+
+def load_idx_labelled(name, data_dir=None, split="train", download=_keras_download_labelled):
+    """Images (N, 28, 28) uint8, labels (N,) int32 and where they were found, of a split ("train"
+    or "test", the t10k files) of mnist or fashion_mnist. The labels file must lie beside the
+    images file found first, in load_idx_dataset's order of places."""
+    images_file, labels_file = IDX_SPLITS[split]
+    places = ([Path(data_dir)] if data_dir else []) + IDX_DIRS[name]
+    for folder in places:
+        if (folder / images_file).is_file():
+            labels_path = folder / labels_file
+            if not labels_path.is_file():
+                raise UserError(f"{folder} holds {images_file} but not {labels_file}, which training with classes "
+                                f"needs beside it. Put the {labels_file} of the same dataset into {folder}.")
+            images, labels, source = read_idx_images(folder / images_file), read_idx_labels(labels_path), str(folder)
+            break
+    else:
+        try:
+            images, labels = download(name, split)
+        except Exception as e:  # offline, proxy, partial file: all end in the same advice
+            raise UserError(
+                f"Could not find the {name} files, and Keras could not download them ({type(e).__name__}). "
+                f"Put {images_file} and {labels_file} into one of: {', '.join(map(str, places))}, "
+                "or pass a folder holding them with --data DIR.") from None
+        labels = np.asarray(labels, np.int32).reshape(-1)
+        labels_path, source = f"Keras' {name} labels", "Keras download"
+    check_idx_labels(labels, len(images), IDX_CLASSES[name], labels_path)
+    return images, labels, source
 
 
 def _to_uint8_mode(im, channels):
@@ -159,29 +207,37 @@ def _decode_all(candidates, size, channels, workers=None):
             report.update(start + len(chunk))
 
 
-def load_folder(folder, size, channels, max_images=0, seed=0, strict=False, workers=None, cache_dir=None):
-    """A folder's images, decoded once into the cache (cache_root()/images) and read from there."""
+def load_folder(folder, size, channels, max_images=0, seed=0, strict=False, workers=None, cache_dir=None,
+                conditional=False):
+    """A folder's images, decoded once into the cache (cache_root()/images) and read from there.
+    conditional: the folder holds one subfolder per class, and the images come with labels."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise UserError(f"Image folder {folder} does not exist. Pass an existing folder with --data DIR.")
     candidates, skipped = scan_folder(folder)
-    candidates = [candidates[i] for i in subset(len(candidates), max_images, seed)]
+    class_names, labels = folder_classes(folder, candidates) if conditional else (None, None)
+    keep = subset(len(candidates), max_images, seed)
+    candidates = [candidates[i] for i in keep]
+    labels = labels[keep] if conditional else None
     entries = cache_root(cache_dir) / "images"
-    key = cache.folder_key(folder, candidates, size, channels)
-    cached = cache.load(entries, key) if candidates else None
+    key = cache.folder_key(folder, candidates, size, channels, labelled=conditional)
+    cached = cache.load(entries, key, labelled=conditional) if candidates else None
     built = cached is None and bool(candidates)
     if built:
         print(f"Decoding {len(candidates)} images of {folder} once; later runs read them from {entries}.")
-        cached = cache.build(entries, key, _decode_all(candidates, size, channels, workers), size, channels)
-    images, failures = cached or (np.zeros((0, size, size, channels), np.uint8), [])
+        cached = cache.build(entries, key, _decode_all(candidates, size, channels, workers), size, channels, labels)
+    images, failures = cached[:2] if cached else (np.zeros((0, size, size, channels), np.uint8), [])
+    usable_labels = cached[2] if conditional and cached else None  # the labels of the rows of images
     skipped += failures
     try:
         _check_usable(folder, images, skipped, strict)
+        if conditional:  # _check_usable refused an empty set, so the labels are there
+            check_classes_usable(folder, class_names, labels, usable_labels)
     except UserError:
         if built:  # a refused run leaves nothing behind
             cache.discard(entries, key)
         raise
-    return TrainingImages(images, str(folder), skipped)
+    return TrainingImages(images, str(folder), skipped, usable_labels, class_names)
 
 
 def _check_usable(folder, images, skipped, strict):
@@ -210,11 +266,18 @@ def conform(images, size, channels):
 
 
 def load_training_images(cfg, strict=False):
-    """The configured training set, conformed to image_size and channels."""
+    """The configured training set, conformed to image_size and channels; with labels and class
+    names when cfg["conditional"] is true."""
     size, channels = cfg["image_size"], cfg["channels"]
+    conditional = bool(cfg.get("conditional"))
     if cfg["dataset"] == "folder":
         return load_folder(cfg["data_dir"], size, channels, cfg["max_images"], cfg["seed"], strict,
-                           cache_dir=cfg["cache_dir"])
+                           cache_dir=cfg["cache_dir"], conditional=conditional)
+    if conditional:
+        images, labels, source = load_idx_labelled(cfg["dataset"], cfg["data_dir"])
+        keep = subset(len(images), cfg["max_images"], cfg["seed"])
+        return TrainingImages(conform(images[keep], size, channels), source, [], labels[keep],
+                              list(IDX_CLASSES[cfg["dataset"]]))
     images, source = load_idx_dataset(cfg["dataset"], cfg["data_dir"])
     images = images[subset(len(images), cfg["max_images"], cfg["seed"])]
     return TrainingImages(conform(images, size, channels), source)

@@ -2,14 +2,19 @@
 
 The order and the flips of an epoch come from a NumPy generator seeded with (seed, epoch),
 so a run resumed at epoch k sees exactly the batches an uninterrupted run would have seen,
-with no iterator state to checkpoint.
+with no iterator state to checkpoint. Labels, when given, travel with their images: the same
+order, and the same draws, so a labelled epoch visits the images in the unlabelled order.
 """
 import numpy as np
 import tensorflow as tf
 
 
-def epoch_batches(images, batch_size, seed, epoch, flip):
-    """Yield the uint8 batches of one epoch; the last partial batch is dropped."""
+def epoch_batches(images, batch_size, seed, epoch, flip, labels=None):
+    """Yield the uint8 batches of one epoch, or (batch, labels (B,) int32) pairs when labels (N,)
+    are given; the last partial batch is dropped."""
+    if labels is not None:
+        labels = np.asarray(labels, np.int32)
+        assert labels.shape == (len(images),), (labels.shape, len(images))
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(images))
     flips = rng.random(len(images)) < 0.5 if flip else None
@@ -18,7 +23,7 @@ def epoch_batches(images, batch_size, seed, epoch, flip):
         batch = images[index]  # fancy indexing copies: flipping below leaves `images` alone
         if flip:
             batch[flips[index]] = batch[flips[index], :, ::-1]
-        yield batch
+        yield batch if labels is None else (batch, labels[index])
 
 
 def to_float(batch):
@@ -26,22 +31,31 @@ def to_float(batch):
     return tf.cast(batch, tf.float32) / 127.5 - 1.0
 
 
-def epoch_dataset(images, batch_size, seed, epoch, flip, pipeline=0, pipelines=1, replica_batch_size=None):
-    """The epoch's batches as float32 tf.data. With several input pipelines (one per worker of a
-    multi-worker run), pipeline i yields its i-th share of every global batch, cut into batches of
-    replica_batch_size for its local replicas in turn: together the workers train on exactly
-    the global batches a single process would."""
+def epoch_dataset(images, batch_size, seed, epoch, flip, pipeline=0, pipelines=1, replica_batch_size=None,
+                  labels=None):
+    """The epoch's batches as float32 tf.data, or (images float32, labels int32) pairs when labels
+    are given. With several input pipelines (one per worker of a multi-worker run), pipeline i
+    yields its i-th share of every global batch, cut into batches of replica_batch_size for its
+    local replicas in turn: together the workers train on exactly the global batches a single
+    process would."""
     replica_batch_size = replica_batch_size or batch_size
     share = batch_size // pipelines
+    labelled = labels is not None
 
     def shares():
-        for batch in epoch_batches(images, batch_size, seed, epoch, flip):
-            mine = batch[pipeline * share:(pipeline + 1) * share]
-            yield from (mine[start:start + replica_batch_size] for start in range(0, share, replica_batch_size))
+        for batch in epoch_batches(images, batch_size, seed, epoch, flip, labels):
+            parts = batch if labelled else (batch,)
+            mine = [part[pipeline * share:(pipeline + 1) * share] for part in parts]
+            for start in range(0, share, replica_batch_size):
+                piece = tuple(part[start:start + replica_batch_size] for part in mine)
+                yield piece if labelled else piece[0]
 
     spec = tf.TensorSpec((replica_batch_size,) + images.shape[1:], tf.uint8)
+    if labelled:
+        spec = (spec, tf.TensorSpec((replica_batch_size,), tf.int32))
     dataset = tf.data.Dataset.from_generator(shares, output_signature=spec)
-    return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    convert = (lambda batch, batch_labels: (to_float(batch), batch_labels)) if labelled else to_float
+    return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def steps_per_epoch(num_images, batch_size):

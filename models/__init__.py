@@ -6,7 +6,8 @@ Python) must be readable by the config validator without TensorFlow.
 import importlib
 
 _EXPORTS = {
-    "models.dcgan": ("build_discriminator", "build_generator", "noise"),
+    "models.conditional": ("build_conditional_generator", "build_projection_discriminator", "sample_labels"),
+    "models.dcgan": ("build_discriminator", "build_generator", "discriminator_trunk", "generator_trunk", "noise"),
     "models.losses": ("accuracy", "discriminator_loss", "generator_loss"),
     "models.sampling": ("sample_batches",),
     "models.shapes": ("SUPPORTED_SIZES", "layout"),

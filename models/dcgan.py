@@ -32,16 +32,17 @@ def _compute_dtype(cfg):
     return "mixed_float16" if cfg.get("mixed_precision") else "float32"
 
 
-def build_generator(cfg):
-    """Noise (B, noise_dim) -> image (B, size, size, channels) in [-1, 1]."""
+def generator_trunk(cfg, input_width, inits=None, name="generator"):
+    """A vector (B, input_width) -> image (B, size, size, channels) in [-1, 1]: the DCGAN generator
+    with the input width left open, so a conditional generator can feed it noise and a label code."""
     size, channels = cfg["image_size"], cfg["channels"]
     start, steps = layout(size)
     widths = [cfg["g_filters"] * 2 ** (steps - 1 - i) for i in range(steps)]  # e.g. [256, 128]
-    inits = _initializers(cfg)
+    inits = inits or _initializers(cfg)
     dtype = _compute_dtype(cfg)
 
-    model = keras.Sequential(name="generator")
-    model.add(keras.Input(shape=(cfg["noise_dim"],)))
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=(input_width,)))
     model.add(layers.Dense(start * start * widths[0], use_bias=False, kernel_initializer=next(inits), dtype=dtype))
     model.add(layers.BatchNormalization(dtype=dtype))
     model.add(layers.ReLU(dtype=dtype))
@@ -63,14 +64,21 @@ def build_generator(cfg):
     return model
 
 
-def build_discriminator(cfg):
-    """Image (B, size, size, channels) -> real/fake logit (B, 1)."""
+def build_generator(cfg):
+    """Noise (B, noise_dim) -> image (B, size, size, channels) in [-1, 1]."""
+    return generator_trunk(cfg, cfg["noise_dim"])
+
+
+def discriminator_trunk(cfg, inits=None, name="discriminator"):
+    """Image (B, size, size, channels) -> flattened features (B, F): the DCGAN discriminator without
+    its logit layer, which the caller adds (a plain Dense, or one beside a class projection).
+    Pass the caller's `inits` so the head's initializer continues the same seeded sequence."""
     size, channels = cfg["image_size"], cfg["channels"]
     _, steps = layout(size)
-    inits = _initializers(cfg)
+    inits = inits or _initializers(cfg)
     dtype = _compute_dtype(cfg)
 
-    model = keras.Sequential(name="discriminator")
+    model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(size, size, channels)))
     side = size
     for i in range(steps):
@@ -85,6 +93,14 @@ def build_discriminator(cfg):
         assert model.output_shape == (None, side, side, width)
 
     model.add(layers.Flatten(dtype=dtype))
+    assert model.output_shape == (None, side * side * width)
+    return model
+
+
+def build_discriminator(cfg):
+    """Image (B, size, size, channels) -> real/fake logit (B, 1)."""
+    inits = _initializers(cfg)
+    model = discriminator_trunk(cfg, inits)
     model.add(layers.Dense(1, kernel_initializer=next(inits), dtype="float32"))
     assert model.output_shape == (None, 1)
     return model

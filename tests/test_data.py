@@ -147,6 +147,16 @@ def test_fashion_mnist_is_found_where_make_test_installs_it():
     assert 60 < images.mean() < 80  # Fashion-MNIST's mean pixel is about 73; MNIST's about 33
 
 
+def test_fashion_mnist_labels_of_both_splits_are_found_beside_the_images():
+    """Debian's dataset-fashion-mnist ships the label files too: 6000 of each class to train on, 1000 to test."""
+    def no_download(name, split):
+        raise AssertionError("a download was attempted although the files are on disk")
+
+    for split, per_class in [("train", 6000), ("test", 1000)]:
+        images, labels, _ = datasets.load_idx_labelled("fashion_mnist", split=split, download=no_download)
+        assert len(images) == len(labels) and np.bincount(labels).tolist() == [per_class] * 10
+
+
 def test_data_argument_names_a_dataset_an_idx_folder_or_an_image_folder(tmp_path):
     assert datasets.resolve_data_arg("mnist", "fashion_mnist") == {"dataset": "mnist", "data_dir": None}
     write_idx(tmp_path / "idx", np.zeros((2, 28, 28), np.uint8))

@@ -1,0 +1,110 @@
+"""Class labels of a training set: IDX label files, and class subfolders of an image folder.
+
+A labelled folder follows keras.utils.image_dataset_from_directory: one subfolder per class
+(hidden ones ignored), class names are the subfolder names sorted, a label is the index of its
+image's subfolder, and images deeper inside a class folder belong to that class.
+"""
+import gzip
+import os
+import struct
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from utils.errors import UserError
+
+FASHION_MNIST_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
+                         'Bag', 'Ankle boot')
+MNIST_CLASSES = tuple(str(digit) for digit in range(10))
+IDX_CLASSES = {"fashion_mnist": FASHION_MNIST_CLASSES, "mnist": MNIST_CLASSES}
+
+
+def read_idx_labels(path):
+    """The labels of an IDX1 file (magic 0x00000801) as (N,) int32."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as e:  # not gzip, truncated, corrupt: one piece of advice
+        raise UserError(f"{path} cannot be read as a gzip file ({type(e).__name__}). "
+                        f"Replace it with the original {Path(path).name}.") from None
+    magic, count = struct.unpack(">II", raw[:8]) if len(raw) >= 8 else (None, None)
+    if magic != 0x801 or len(raw) != 8 + count:
+        raise UserError(f"{path} is not an IDX label file (bad header or size). "
+                        f"Replace it with the original {Path(path).name}.")
+    return np.frombuffer(raw, np.uint8, offset=8).astype(np.int32)
+
+
+def check_idx_labels(labels, image_count, class_names, labels_path):
+    """Refuse labels that cannot belong to these images: another count, or a label past the classes."""
+    if len(labels) != image_count:
+        raise UserError(f"{labels_path} holds {len(labels)} labels but its images file holds {image_count} images. "
+                        "The two files come from different downloads: replace both with one dataset's files.")
+    if len(labels) and labels.max() >= len(class_names):
+        raise UserError(f"{labels_path} holds label {labels.max()}, but the dataset has {len(class_names)} classes. "
+                        "Replace it with the original label file of the dataset.")
+
+
+def _class_of(folder, path):
+    """The class subfolder's name of a file below folder, or None for a file directly in it."""
+    parts = Path(os.path.relpath(path, folder)).parts
+    return parts[0] if len(parts) > 1 else None
+
+
+def folder_classes(folder, candidates):
+    """(class names, labels (N,) int32 of the candidates) of a folder with one subfolder per class.
+
+    Refuses, before anything is decoded, a folder conditional training cannot use: images
+    directly in it, fewer than two classes, or a class folder without an image file.
+    """
+    folder = Path(folder)
+    class_names = sorted(entry.name for entry in os.scandir(folder)
+                         if entry.is_dir() and not entry.name.startswith("."))
+    loose = [path for path in candidates if _class_of(folder, path) is None]
+    if loose:
+        shown = ", ".join(Path(p).name for p in loose[:5]) + (" ..." if len(loose) > 5 else "")
+        raise UserError(f"Conditional training reads each image's class from its subfolder, but {len(loose)} images "
+                        f"lie directly in {folder} ({shown}). Move each into the subfolder of its class "
+                        f"(e.g. {folder / 'cats'}/, {folder / 'dogs'}/), or train without conditional.")
+    if len(class_names) < 2:
+        found = f"only {class_names[0]!r}" if class_names else "none"
+        raise UserError(f"Conditional training needs at least two classes, one subfolder of {folder} each; found "
+                        f"{found}. Add a subfolder of images per class, or train without conditional.")
+    index = {name: i for i, name in enumerate(class_names)}
+    labels = np.array([index[_class_of(folder, path)] for path in candidates], np.int32)
+    counts = np.bincount(labels, minlength=len(class_names))
+    empty = [name for name, count in zip(class_names, counts) if count == 0]
+    if empty:
+        raise UserError(f"Class folders without an image file in {folder}: {', '.join(empty)}. Put that class's "
+                        "images (.jpg, .png, .bmp or .gif) in each, or remove the folder.")
+    return class_names, labels
+
+
+def check_classes_usable(folder, class_names, decoded_labels, usable_labels):
+    """Refuse a class of which files were decoded but none could be used."""
+    decoded = np.bincount(decoded_labels, minlength=len(class_names))
+    usable = np.bincount(usable_labels, minlength=len(class_names))
+    unusable = [name for name, tried, kept in zip(class_names, decoded, usable) if tried and not kept]
+    if unusable:
+        raise UserError(f"No usable image in the class folders {', '.join(unusable)} of {folder}: every file in "
+                        "them was skipped. Replace them with readable images, or remove those folders.")
+
+
+def skipped_per_class(folder, class_names, skipped):
+    """{class name: number of skipped files} in label order, every class included; files outside
+    the class folders (e.g. a README at the top) are counted under None, when there are any."""
+    counts = Counter(_class_of(folder, path) for path, _ in skipped)
+    per_class = {name: counts.pop(name, 0) for name in class_names}
+    if counts:  # what remains lies directly in the top folder
+        per_class[None] = sum(counts.values())
+    return per_class
+
+
+def class_frequencies(labels, num_classes):
+    """(num_classes,) float32 share of each class among labels: the distribution to draw fake
+    labels from, so generated classes are as frequent as real ones."""
+    labels = np.asarray(labels)
+    if not len(labels) or labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must be a non-empty array of class indices in [0, {num_classes})")
+    return (np.bincount(labels, minlength=num_classes) / len(labels)).astype(np.float32)
