@@ -39,15 +39,16 @@ def main(argv=None):
     # Imported after the arguments are checked, so mistakes are answered without loading TensorFlow.
     cli.load_tensorflow()
     from data.datasets import load_training_images
-    from training import config, distribute, lock, loop
+    from training import config, distribute, lock, loop, sessions
     from training.plan import plan as plan_run
 
     request = (args.checkpoint_root, number, epochs, restore, args.config, config.parse_overrides(args.overrides),
                args.data)
-    plan = plan_run(*request)
-    strategy = distribute.make_strategy(args.strategy)
-    with lock.exclusive(plan.session, number, enabled=distribute.is_chief(strategy)):
-        plan = plan_run(*request)  # again under the lock: another trainer may have saved since
+    session = sessions.session_dir(args.checkpoint_root, number)
+    # The lock first: a second trainer is refused by name before its plan reads a folder in flux.
+    with lock.exclusive(session, number, enabled=distribute.chief_task(args.strategy)):
+        plan = plan_run(*request)
+        strategy = distribute.make_strategy(args.strategy)
         state = loop.build_state(plan, strategy)  # a mismatched checkpoint fails here, before the data is decoded
         images = load_training_images(plan.cfg, strict=args.strict)
         return loop.run(plan, state, images, strategy)

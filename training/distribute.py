@@ -2,13 +2,12 @@
 import json
 import os
 
-import tensorflow as tf
-
 from utils.errors import UserError
 
 
 def make_strategy(name):
     """tf.distribute strategy by name; create it before any other TensorFlow work."""
+    import tensorflow as tf
     if name == "mirrored":  # every local GPU (or the one CPU); the global batch is split over them
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -46,3 +45,17 @@ def is_chief(strategy):
     if "chief" in resolver.cluster_spec().jobs:
         return resolver.task_type == "chief"
     return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def chief_task(name, tf_config_text=None):
+    """is_chief() read from TF_CONFIG before the strategy exists (a multi-worker strategy waits
+    for every worker to start), so the chief can take the session's lock first."""
+    if name != "multiworker":
+        return True
+    text = tf_config_text if tf_config_text is not None else os.environ.get("TF_CONFIG")
+    _check_tf_config(text)
+    tf_config = json.loads(text)
+    task = tf_config["task"]
+    if "chief" in tf_config["cluster"]:
+        return task["type"] == "chief"
+    return task["type"] == "worker" and int(task["index"]) == 0
