@@ -10,6 +10,7 @@ _EXPORTS = {
     "models.dcgan": ("build_discriminator", "build_generator", "discriminator_trunk", "generator_trunk", "noise"),
     "models.losses": ("accuracy", "discriminator_loss", "generator_loss"),
     "models.sampling": ("sample_batches",),
+    "models.policy": ("TRANSFORMS", "parse_policy"),
     "models.shapes": ("SUPPORTED_SIZES", "layout"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

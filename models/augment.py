@@ -11,7 +11,7 @@ the same augmentations. Only gathers, compares and selects: the ops compile unde
 """
 import tensorflow as tf
 
-TRANSFORMS = ("color", "translation", "cutout")
+from models.policy import TRANSFORMS, parse_policy
 
 # Translation pads with 0, cutout fills with 0: the reference's values in the reference's [-1, 1]
 # images, and the middle of the range, so the pad is as far from a black background as from a
@@ -26,21 +26,6 @@ ADA_INTERVAL = 4  # steps over which the sign of D's real logits is averaged bet
 # 100k images reaches any p within the first third of such a run, and one adjustment
 # (64 * 4 / 100k = 0.0026) is still small enough that p does not oscillate.
 ADA_SPEED_IMAGES = 100_000
-
-
-def parse_policy(text):
-    """'none' -> (); 'color,translation' -> ('color', 'translation'), applied in that order."""
-    names = tuple(name.strip() for name in text.split(","))
-    if names == ("none",):
-        return ()
-    for name in names:
-        if name not in TRANSFORMS:
-            raise ValueError(f"unknown augmentation {name!r} in policy {text!r}; use 'none' or any of "
-                             f"{', '.join(TRANSFORMS)} joined by commas")
-    if len(set(names)) != len(names):
-        raise ValueError(f"policy {text!r} names a transform twice; each of {', '.join(TRANSFORMS)} "
-                         f"may appear once")
-    return names
 
 
 def augment(images, policy, p, rng):

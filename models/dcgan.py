@@ -28,8 +28,9 @@ def noise(rng, batch_size, cfg):
 
 
 def _compute_dtype(cfg):
-    """mixed_float16 computes in float16 with float32 weights; the output layers keep float32."""
-    return "mixed_float16" if cfg.get("mixed_precision") else "float32"
+    """The Keras dtype policy of the hidden layers (float32 weights, float16 or bfloat16 compute
+    for the mixed ones); the output layers keep float32."""
+    return cfg.get("precision") or ("mixed_float16" if cfg.get("mixed_precision") else "float32")
 
 
 def generator_trunk(cfg, input_width, inits=None, name="generator"):

@@ -14,7 +14,38 @@ def test_defaults_are_the_dcgan_recipe():
     cfg = config.load_config()
     assert (cfg["image_size"], cfg["channels"], cfg["batch_size"]) == (28, 1, 128)
     assert (cfg["g_lr"], cfg["d_lr"], cfg["beta1"], cfg["label_smoothing"]) == (2e-4, 2e-4, 0.5, 0.9)
-    assert (cfg["mixed_precision"], cfg["jit_compile"]) == (False, False)  # GPU options, off by default
+    assert (cfg["precision"], cfg["jit_compile"]) == ("float32", False)  # GPU options, off by default
+    assert (cfg["conditional"], cfg["augment"], cfg["augment_p"], cfg["sync_batchnorm"]) == (False, "none", 1.0, "auto")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("augment", "color,colour", "unknown augmentation 'colour'"),
+    ("augment", "none,cutout", "augment"),
+    ("augment_p", 1.5, "augment_p"),
+    ("augment_p", "sometimes", "augment_p"),
+    ("precision", "float16", "mixed_float16, mixed_bfloat16"),
+    ("class_names", ["only"], "at least two class names"),
+    ("holdout", 1.0, "holdout"),
+    ("sync_batchnorm", "maybe", "sync_batchnorm"),
+])
+def test_new_keys_are_refused_by_name(key, value, message):
+    with pytest.raises(UserError, match=message):
+        config.load_config(overrides={key: value})
+
+
+def test_new_keys_accept_their_values():
+    cfg = config.load_config(overrides={"augment": "translation, color", "augment_p": "auto", "precision":
+                                        "mixed_bfloat16", "sync_batchnorm": "true", "conditional": "true"})
+    assert (cfg["augment"], cfg["augment_p"], cfg["precision"], cfg["sync_batchnorm"], cfg["conditional"]) == \
+        ("translation,color", "auto", "mixed_bfloat16", True, True)
+
+
+def test_the_old_mixed_precision_flag_reads_as_float16(tmp_path):
+    assert config.load_config(overrides=config.parse_overrides(["mixed_precision=true"]))["precision"] == \
+        "mixed_float16"
+    old_session = dict(config.load_config(), mixed_precision=False)
+    del old_session["precision"]
+    assert config.validate(old_session)["precision"] == "float32"
 
 
 def test_shipped_configs_validate():

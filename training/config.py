@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from models.policy import parse_policy
 from models.shapes import SUPPORTED_SIZES
 from utils.errors import UserError
 
@@ -17,10 +18,13 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
 DATASET_NAMES = ("fashion_mnist", "mnist")
 
-# Keys that change the shape of a weight, or (mixed_precision: the loss-scale state) what a
-# checkpoint holds: a restore may not change them.
+# Keys that change the shape of a weight (class_names: the label embeddings), or (precision: the
+# float16 loss-scale state) what a checkpoint holds: a restore may not change them.
 ARCHITECTURE_KEYS = ("image_size", "channels", "noise_dim", "g_filters", "d_filters", "d_batchnorm",
-                     "mixed_precision")
+                     "conditional", "class_names", "precision")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# Keys of earlier versions, read into today's: old sessions' config.yaml and old command lines.
+RENAMED = {"mixed_precision": lambda on: {"precision": "mixed_float16" if _bool(on) else "float32"}}
 
 
 def _int(lo=None, hi=None, allow_none=False):
@@ -72,6 +76,30 @@ def _optional_path(value):
     return value
 
 
+def _class_names(value):
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) < 2 or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a list of at least two class names")
+    if len(set(value)) != len(value):
+        raise ValueError("class names must differ")
+    return list(value)
+
+
+def _policy(value):
+    if not isinstance(value, str):
+        raise ValueError("expected none, or color, translation, cutout joined by commas")
+    return ",".join(parse_policy(value)) or "none"
+
+
+def _probability_or_auto(value):
+    return "auto" if value == "auto" else _float(0.0, 1.0)(value)
+
+
+def _bool_or_auto(value):
+    return "auto" if value == "auto" else _bool(value)
+
+
 def _dataset(value):
     if value in DATASET_NAMES or value == "folder":
         return value
@@ -83,12 +111,16 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "data_dir": _optional_path,
     "max_images": _int(0),
     "flip": _bool,
+    "conditional": _bool,
+    "holdout": _float(0.0, 1.0, hi_open=True),
     "image_size": _choice(*SUPPORTED_SIZES),
     "channels": _choice(1, 3),
     "noise_dim": _int(1, 4096),
     "g_filters": _int(1, 4096),
     "d_filters": _int(1, 4096),
     "d_batchnorm": _bool,
+    "class_names": _class_names,
+    "precision": _choice(*PRECISIONS),
     "noise": _choice("normal", "uniform"),
     "d_dropout": _float(0.0, 1.0, hi_open=True),
     "init_std": _float(0.0, 1.0, lo_open=True),
@@ -96,12 +128,16 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "g_lr": _float(0.0, 1.0, lo_open=True),
     "d_lr": _float(0.0, 1.0, lo_open=True),
     "beta1": _float(0.0, 1.0, hi_open=True),
+    "beta2": _float(0.0, 1.0, hi_open=True),
     "label_smoothing": _float(0.0, 1.0, lo_open=True),
     "ema_decay": _float(0.0, 1.0, hi_open=True),
+    "augment": _policy,
+    "augment_p": _probability_or_auto,
+    "ada_target": _float(0.0, 1.0, lo_open=True, hi_open=True),
     "seed": _int(0, 2**31 - 1),
     "deterministic": _bool,
-    "mixed_precision": _bool,
     "jit_compile": _bool,
+    "sync_batchnorm": _bool_or_auto,
     "checkpoint_every": _int(1),
     "max_to_keep": _int(1, allow_none=True),
     "num_examples": _int(1, 256),
@@ -130,6 +166,18 @@ def read_yaml(path):
     return values
 
 
+def _upgrade(values, where):
+    """A dict with renamed keys replaced by today's; a bad old value is refused by its old name."""
+    values = dict(values)
+    for old, convert in RENAMED.items():
+        if old in values:
+            try:
+                values.update(convert(values.pop(old)))
+            except ValueError as e:
+                raise UserError(f"Bad value for config key '{old}' in {where}: ({e}).") from None
+    return values
+
+
 def _refuse_unknown(keys, where):
     for key in keys:
         if key not in SCHEMA:
@@ -151,12 +199,14 @@ def parse_overrides(pairs):
             overrides[key] = yaml.safe_load(text)
         except yaml.YAMLError:
             overrides[key] = text
+    overrides = _upgrade(overrides, "--set")
     _refuse_unknown(overrides, "--set")
     return overrides
 
 
 def validate(cfg):
     """Check every key and value; return a new dict with normalised values."""
+    cfg = _upgrade(cfg, "the config")
     _refuse_unknown(cfg, "the config")
     missing = [key for key in SCHEMA if key not in cfg]
     if missing:
@@ -177,10 +227,10 @@ def merge(path=None, overrides=None, base=None):
     not yet validated, so that --data can still fill in the data keys."""
     cfg = dict(base) if base is not None else read_yaml(DEFAULT_CONFIG)
     if path is not None:
-        values = read_yaml(path)
+        values = _upgrade(read_yaml(path), str(path))
         _refuse_unknown(values, str(path))
         cfg.update(values)
-    cfg.update(overrides or {})
+    cfg.update(_upgrade(overrides or {}, "--set"))
     return cfg
 
 

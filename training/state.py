@@ -19,9 +19,9 @@ tf.get_logger().setLevel("ERROR")
 
 
 def _optimizer(learning_rate, cfg):
-    adam = keras.optimizers.Adam(learning_rate, beta_1=cfg["beta1"])
-    # float16 gradients underflow without a (dynamic) loss scale.
-    return keras.optimizers.LossScaleOptimizer(adam) if cfg["mixed_precision"] else adam
+    adam = keras.optimizers.Adam(learning_rate, beta_1=cfg["beta1"], beta_2=cfg["beta2"])
+    # float16 gradients underflow without a (dynamic) loss scale; bfloat16 has float32's range.
+    return keras.optimizers.LossScaleOptimizer(adam) if cfg["precision"] == "mixed_float16" else adam
 
 
 class GanState:

@@ -12,7 +12,8 @@ VERBOSE_VARIABLE = "DCGAN_VERBOSE"
 # note printed before absl is set up): CPU features, oneDNN, and on a machine without CUDA an
 # "E" line about cuInit that is not an error. TF_CPP_MIN_LOG_LEVEL no longer reaches them.
 _STARTUP_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
-                           r"|[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] )")
+                           r"|[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] "
+                           r"|To enable the following instructions: .* rebuild TensorFlow)")
 
 
 def parse_count(text, what, minimum=0):
