@@ -1,0 +1,1 @@
+"""Evaluation metrics on feature vectors: pure NumPy, nothing of this project imported."""
