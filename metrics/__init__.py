@@ -1,2 +1,3 @@
 """Sample-quality metrics: FID/KID math (fid), Inception features (inception) and the image sets
-they compare with their statistics cache (sources)."""
+they compare with their statistics cache (sources), precision/recall/density/coverage (prdc),
+nearest training images of generated ones (copies)."""
