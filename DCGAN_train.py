@@ -46,12 +46,12 @@ def main(argv=None):
                args.data)
     session = sessions.session_dir(args.checkpoint_root, number)
     # The lock first: a second trainer is refused by name before its plan reads a folder in flux.
-    with lock.exclusive(session, number, enabled=distribute.chief_task(args.strategy)):
+    with lock.exclusive(session, number, enabled=distribute.chief_task(args.strategy), create=restore is None) as held:
         plan = plan_run(*request)
         strategy = distribute.make_strategy(args.strategy)
         state = loop.build_state(plan, strategy)  # a mismatched checkpoint fails here, before the data is decoded
         images = load_training_images(plan.cfg, strict=args.strict)
-        return loop.run(plan, state, images, strategy)
+        return loop.run(plan, state, images, strategy, on_start=held.announce)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ side by side in the same process where there is one.
     python bench/bench.py generate         # generate_img.py vs one image at a time
     python bench/bench.py fid              # InceptionV3 images/s; cached second call vs first
     python bench/bench.py quality          # the default recipe's samples after each of 3 epochs
+    python bench/bench.py conditional      # a conditional session's samples per epoch, agreement per class
+    python bench/bench.py augment          # small subsets with and without augmentation, equal steps
+    python bench/bench.py recipe           # candidate recipes side by side, scored after epochs 1, 3, 10
     python bench/bench.py all
 
 Sizes are options (see --help), so a quick run can scale them down; bench/README.md says which
@@ -15,6 +18,7 @@ sizes its figures are for.
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -251,8 +255,101 @@ def bench_quality(args):
             report(f"quality epoch={epoch}", images=args.quality_images, **values)
 
 
+def _train_session(root, overrides, epochs, images=None, number=1):
+    """Train session `number` under root from scratch to `epochs` (or on to it from its newest
+    checkpoint); returns the session's metrics rows."""
+    from data.datasets import load_training_images
+    from training import config, loop, sessions
+    from training import plan as training_plan
+    from training.progress import SessionProgress
+    cfg = config.load_config(overrides=overrides)
+    session = sessions.session_dir(root, number)
+    done = sessions.checkpoint_epochs(session, report_fallback=False) if session.is_dir() else {}
+    if done:
+        plan = training_plan.plan(root, number, epochs, max(done), overrides=overrides)
+    else:
+        plan = training_plan.Plan(Path(root), number, cfg, epochs)
+    loop.run(plan, loop.build_state(plan), images or load_training_images(cfg))
+    return SessionProgress(session).rows()
+
+
+def bench_conditional(args):
+    """A conditional Fashion-MNIST session with the default recipe: each epoch's samples (every
+    class equally often) scored by bench/quality.py, with the classifier's agreement per class."""
+    import quality
+    from training import config
+    overrides = dict(config.parse_overrides(args.quality_set), conditional=True)
+    with tempfile.TemporaryDirectory() as root:
+        rows = _train_session(root, overrides, args.quality_epochs)
+        model = quality.classifier()
+        real, test_features = quality.reference(model, args.quality_images)
+        report("conditional real", images=args.quality_images, **real)
+        for epoch in range(1, args.quality_epochs + 1):
+            values = quality.session_scores(model, root, 1, epoch, args.quality_images, test_features, raw=False)
+            report(f"conditional epoch={epoch}", images=args.quality_images,
+                   images_per_sec=rows[epoch - 1]["images_per_sec"], **values)
+
+
+def bench_augment(args):
+    """Small Fashion-MNIST subsets trained the same number of steps with and without augmentation;
+    the last epoch's samples scored by bench/quality.py, with the final r_t and augment_p."""
+    import quality
+    model = quality.classifier()
+    _, test_features = quality.reference(model, args.quality_images)
+    for size in args.augment_sizes:
+        epochs = -(-args.augment_steps // (size // 64))  # whole epochs, at least augment_steps steps of 64
+        for policy, p in (("none", 1.0), *((name, args.augment_p) for name in args.augment_policies)):
+            overrides = {"max_images": size, "batch_size": 64, "augment": policy, "augment_p": p,
+                         "checkpoint_every": 100000, "max_to_keep": 1}
+            with tempfile.TemporaryDirectory() as root:
+                rows = _train_session(root, overrides, epochs)
+                values = quality.session_scores(model, root, 1, epochs, args.quality_images, test_features, raw=False)
+                shutil.copytree(Path(root) / "training_1" / "images", Path(args.augment_grids) /
+                                f"{size}_{policy.replace(',', '+')}_{p}", dirs_exist_ok=True)
+            report(f"augment images={size} policy={policy} p={p}", steps=epochs * (size // 64), epochs=epochs,
+                   r_t=rows[-1]["r_t"], final_p=rows[-1]["augment_p"], **values)
+
+
+# Candidate recipes for `recipe`: overrides of the default config. Learning rates scale with the
+# batch size (linear scaling) where the batch changes.
+RECIPES = {
+    "default": {},
+    "ttur_d4e-4_g1e-4": {"d_lr": 4e-4, "g_lr": 1e-4},
+    "ttur_g4e-4_d1e-4": {"g_lr": 4e-4, "d_lr": 1e-4},
+    "batch64_lr1e-4": {"batch_size": 64, "g_lr": 1e-4, "d_lr": 1e-4},
+    "batch256_lr4e-4": {"batch_size": 256, "g_lr": 4e-4, "d_lr": 4e-4},
+    "beta2_0.99": {"beta2": 0.99},
+    "batch64_lr2e-4": {"batch_size": 64},
+    "bf16": {"precision": "mixed_bfloat16"},
+}
+
+
+def bench_recipe(args):
+    """Candidate recipes trained side by side on Fashion-MNIST: epoch by epoch in turn, so each
+    one's img/s is measured beside the others', and each scored by bench/quality.py after the
+    epochs in --recipe-score."""
+    import quality
+    model = quality.classifier()
+    _, test_features = quality.reference(model, args.quality_images)
+    names = args.recipes or list(RECIPES)
+    last = max(args.recipe_score)
+    with tempfile.TemporaryDirectory() as root:
+        rows = {}
+        for epoch in range(1, last + 1):
+            for name in names:
+                overrides = dict(RECIPES[name], checkpoint_every=1, max_to_keep=None)
+                rows[name] = _train_session(Path(root) / name, overrides, epoch)
+                if epoch in args.recipe_score:
+                    values = quality.session_scores(model, Path(root) / name, 1, epoch, args.quality_images,
+                                                    test_features, raw=False)
+                    speed = float(np.median([row["images_per_sec"] for row in rows[name]]))
+                    report(f"recipe {name} epoch={epoch}", images_per_sec=speed,
+                           seconds_per_epoch=float(np.median([row["seconds"] for row in rows[name]])), **values)
+
+
 BENCHES = {"train": bench_train, "folder": bench_folder, "memory": bench_memory, "generate": bench_generate,
-           "fid": bench_fid, "quality": bench_quality}
+           "fid": bench_fid, "quality": bench_quality, "conditional": bench_conditional, "augment": bench_augment,
+           "recipe": bench_recipe}
 
 
 def main():
@@ -272,6 +369,17 @@ def main():
     parser.add_argument("--quality-images", type=int, default=5000, help="images scored per epoch (default 5000)")
     parser.add_argument("--quality-set", metavar="KEY=VALUE", action="append", default=[],
                         help="config override for quality, e.g. --quality-set d_batchnorm=true (repeatable)")
+    parser.add_argument("--augment-sizes", type=int, nargs="+", default=[1000, 5000],
+                        help="augment: Fashion-MNIST subset sizes (default 1000 5000)")
+    parser.add_argument("--augment-steps", type=int, default=1400, help="augment: steps of 64 per run (default 1400)")
+    parser.add_argument("--augment-policies", nargs="+", default=["color,translation,cutout"],
+                        help="augment: policies compared with none (default color,translation,cutout)")
+    parser.add_argument("--augment-p", default="1.0", help="augment: augment_p of the augmented runs (default 1.0; auto)")
+    parser.add_argument("--augment-grids", default=str(REPO / "bench" / "grids"),
+                        help="augment: where each run's epoch grids are copied (default bench/grids)")
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), help="recipe: candidates (default: all)")
+    parser.add_argument("--recipe-score", type=int, nargs="+", default=[1, 3, 10],
+                        help="recipe: epochs after which every candidate is scored (default 1 3 10)")
     args = parser.parse_args()
     for name in BENCHES if "all" in args.names else args.names:
         BENCHES[name](args)

@@ -101,15 +101,27 @@ def reference(model, count):
     return real_scores, test_features
 
 
-def session_scores(model, root, session, epoch, count, test_features, seed=SEED):
+def session_scores(model, root, session, epoch, count, test_features, seed=SEED, raw=True):
+    """Scores of `count` images of a session's averaged generator (and, with raw, of the raw one
+    as raw_...). A conditional session draws every class equally often, and adds `agreement`: the
+    share of images the classifier puts in the class they were asked for, and agree_<class> per class."""
     import models
     from training import state as session_state
     from utils import imaging
     state, epoch = session_state.load_session(root, session, epoch)
+    labels = np.arange(count, dtype=np.int32) % len(state.class_names) if state.class_names else None
     result = {}
-    for name, generator in (("", state.ema_generator), ("raw_", state.generator)):
-        images = np.concatenate(list(models.sample_batches(generator, state.cfg, count, seed, 500)))
-        result.update({name + k: v for k, v in scores(model, imaging.to_uint8(images), test_features)[0].items()})
+    for name, generator in (("", state.ema_generator), ("raw_", state.generator))[:2 if raw else 1]:
+        images = imaging.to_uint8(np.concatenate(list(models.sample_batches(generator, state.cfg, count, seed, 500,
+                                                                            labels))))
+        result.update({name + k: v for k, v in scores(model, images, test_features)[0].items()})
+        if labels is not None:
+            predicted = model.predict(images.astype(np.float32), batch_size=500, verbose=0).argmax(axis=1)
+            result[name + "agreement"] = float((predicted == labels).mean())
+            if not name:
+                for index, class_name in enumerate(state.class_names):
+                    key = "agree_" + "".join(c for c in class_name if c.isalnum())
+                    result[key] = float((predicted[labels == index] == index).mean())
     return result
 
 

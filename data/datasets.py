@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from data import cache
-from data.labels import (IDX_CLASSES, check_classes_usable, check_idx_labels, folder_classes, read_idx_labels,
-                         skipped_per_class)
+from data.labels import (IDX_CLASSES, check_classes_usable, check_idx_labels, folder_classes, holdout_split,
+                         read_idx_labels, skipped_per_class)
 from utils.errors import UserError
 
 DATA_ROOT = Path(__file__).resolve().parent
@@ -265,9 +265,34 @@ def conform(images, size, channels):
     return images
 
 
-def load_training_images(cfg, strict=False):
+def class_names_of(cfg):
+    """The class names a conditional session's data has, found without decoding anything: the
+    dataset's official names, or an image folder's class subfolders (checked as training checks them)."""
+    if cfg["dataset"] != "folder":
+        return list(IDX_CLASSES[cfg["dataset"]])
+    folder = Path(cfg["data_dir"]).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"Image folder {folder} does not exist. Pass an existing folder with --data DIR.")
+    return folder_classes(folder, scan_folder(folder)[0])[0]
+
+
+def load_training_images(cfg, strict=False, split="train"):
     """The configured training set, conformed to image_size and channels; with labels and class
-    names when cfg["conditional"] is true."""
+    names when cfg["conditional"] is true. With a holdout share, split="train" leaves out the
+    held-out images of each class and split="holdout" returns just them."""
+    loaded = _load_configured(cfg, strict)
+    if not cfg.get("holdout"):
+        if split == "holdout":
+            raise ValueError("this config holds nothing out")
+        return loaded
+    labels = loaded.labels if loaded.labels is not None else np.zeros(len(loaded.images), np.int32)
+    train, held = holdout_split(labels, cfg["holdout"], cfg["seed"])
+    keep = train if split == "train" else held
+    return TrainingImages(np.asarray(loaded.images[keep]), loaded.source, loaded.skipped,
+                          None if loaded.labels is None else loaded.labels[keep], loaded.class_names)
+
+
+def _load_configured(cfg, strict):
     size, channels = cfg["image_size"], cfg["channels"]
     conditional = bool(cfg.get("conditional"))
     if cfg["dataset"] == "folder":

@@ -108,3 +108,15 @@ def class_frequencies(labels, num_classes):
     if not len(labels) or labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"labels must be a non-empty array of class indices in [0, {num_classes})")
     return (np.bincount(labels, minlength=num_classes) / len(labels)).astype(np.float32)
+
+
+def holdout_split(labels, share, seed):
+    """(training indices, held-out indices), both sorted: a seeded round(share * n) of each class's
+    n images held out, so a classifier can be tested on images the GAN never saw. A pure
+    function of (labels, share, seed): every run of a session holds out the same images."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng([seed, 104])  # apart from the seeds of subsets and epoch orders
+    held = [rng.choice(members, int(round(share * len(members))), replace=False)
+            for members in (np.flatnonzero(labels == label) for label in np.unique(labels))]
+    held = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
+    return np.setdiff1d(np.arange(len(labels)), held), held

@@ -28,34 +28,49 @@ ADA_INTERVAL = 4  # steps over which the sign of D's real logits is averaged bet
 ADA_SPEED_IMAGES = 100_000
 
 
-def augment(images, policy, p, rng):
-    """Each transform of `policy` applied to each image independently with probability p.
+def draw(rng, policy, batch):
+    """The random numbers augment() uses for `batch` images, drawn from rng: per transform of the
+    policy, in order, one rng.uniform([batch, 4]) for color and one rng.uniform([batch, 3]) for
+    translation and cutout. Column 0 decides whether the image is transformed (u < p), the rest
+    are that transform's parameters. The draws do not depend on p, so how far rng advances
+    depends only on the policy and the batch size. Drawing them apart from apply() lets a
+    multi-replica step draw for the global batch and give each replica its rows, so a seed
+    means the same on one device and on eight."""
+    return tuple(rng.uniform([batch, 1 + _TRANSFORMS[name][1]]) for name in _names(policy))
 
-    policy: a tuple from parse_policy (or its text). p: a scalar (tensor or tf.Variable) in [0, 1].
-    rng draws, per transform in policy order, one rng.uniform([B, 4]) for color and one
-    rng.uniform([B, 3]) for translation and cutout: column 0 decides whether the image is
-    transformed (u < p), the rest are that transform's parameters. The draws happen whatever p
-    is, so how far the generator advances depends only on the policy and the batch size.
+
+def apply(images, policy, p, draws):
+    """Each transform of `policy` applied to each image independently with probability p, using
+    `draws` from draw() for these images.
+
     Computed in float32 and cast back, so float16 images come back float16; selecting the
     untransformed image is exact, which makes p = 0 the identity bit for bit. Not clipped: the
     color transform may leave [-1, 1], as in DiffAugment, where clipping would stop G's gradient
     at every pixel pushed past the bound.
     """
-    names = parse_policy(policy) if isinstance(policy, str) else tuple(policy)
-    unknown = [name for name in names if name not in TRANSFORMS]
-    if unknown:
-        raise ValueError(f"unknown augmentation {unknown[0]!r}; use any of {', '.join(TRANSFORMS)}")
+    names = _names(policy)
     if not names:
         return images
     x = tf.cast(images, tf.float32)
     p = tf.cast(p, tf.float32)
-    batch = tf.shape(x)[0]
-    for name in names:
-        transform, parameters = _TRANSFORMS[name]
-        u = rng.uniform([batch, 1 + parameters])  # float32 in [0, 1)
+    for name, u in zip(names, draws, strict=True):
         chosen = tf.reshape(u[:, 0] < p, [-1, 1, 1, 1])
-        x = tf.where(chosen, transform(x, u[:, 1:]), x)
+        x = tf.where(chosen, _TRANSFORMS[name][0](x, u[:, 1:]), x)
     return tf.cast(x, images.dtype)
+
+
+def augment(images, policy, p, rng):
+    """apply() with fresh draws from rng: policy is a tuple from parse_policy (or its text), p a
+    scalar (tensor or tf.Variable) in [0, 1]."""
+    return apply(images, policy, p, draw(rng, policy, tf.shape(images)[0]))
+
+
+def _names(policy):
+    names = parse_policy(policy) if isinstance(policy, str) else tuple(policy)
+    unknown = [name for name in names if name not in TRANSFORMS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown[0]!r}; use any of {', '.join(TRANSFORMS)}")
+    return names
 
 
 def _per_image(values):

@@ -33,6 +33,12 @@ def _compute_dtype(cfg):
     return cfg.get("precision") or ("mixed_float16" if cfg.get("mixed_precision") else "float32")
 
 
+def _synchronized(cfg):
+    """Batch statistics over the global batch when a strategy splits it over replicas: without
+    it, 8 replicas at batch 128 normalise over 16 images each, a different model from one device."""
+    return cfg.get("sync_batchnorm") is True
+
+
 def generator_trunk(cfg, input_width, inits=None, name="generator"):
     """A vector (B, input_width) -> image (B, size, size, channels) in [-1, 1]: the DCGAN generator
     with the input width left open, so a conditional generator can feed it noise and a label code."""
@@ -45,7 +51,7 @@ def generator_trunk(cfg, input_width, inits=None, name="generator"):
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(input_width,)))
     model.add(layers.Dense(start * start * widths[0], use_bias=False, kernel_initializer=next(inits), dtype=dtype))
-    model.add(layers.BatchNormalization(dtype=dtype))
+    model.add(layers.BatchNormalization(synchronized=_synchronized(cfg), dtype=dtype))
     model.add(layers.ReLU(dtype=dtype))
     model.add(layers.Reshape((start, start, widths[0]), dtype=dtype))
     assert model.output_shape == (None, start, start, widths[0])
@@ -55,7 +61,7 @@ def generator_trunk(cfg, input_width, inits=None, name="generator"):
         side *= 2
         model.add(layers.Conv2DTranspose(width, 5, strides=2, padding="same", use_bias=False,
                                          kernel_initializer=next(inits), dtype=dtype))
-        model.add(layers.BatchNormalization(dtype=dtype))
+        model.add(layers.BatchNormalization(synchronized=_synchronized(cfg), dtype=dtype))
         model.add(layers.ReLU(dtype=dtype))
         assert model.output_shape == (None, side, side, width)
 
@@ -87,7 +93,7 @@ def discriminator_trunk(cfg, inits=None, name="discriminator"):
         width = cfg["d_filters"] * 2 ** i
         model.add(layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=next(inits), dtype=dtype))
         if cfg["d_batchnorm"] and i > 0:  # the paper leaves the input layer without batchnorm
-            model.add(layers.BatchNormalization(dtype=dtype))
+            model.add(layers.BatchNormalization(synchronized=_synchronized(cfg), dtype=dtype))
         model.add(layers.LeakyReLU(negative_slope=0.2, dtype=dtype))
         if cfg["d_dropout"] > 0:
             model.add(layers.Dropout(cfg["d_dropout"], seed=cfg["seed"] + i, dtype=dtype))

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.datasets import resolve_data_arg
+from data.datasets import class_names_of, resolve_data_arg
 from training import config as config_lib
 from training import sessions
 from utils.cli import DEFAULT_CHECKPOINT_ROOT
@@ -62,6 +62,8 @@ def plan(root, number, epochs, restore_epoch=None, config_path=None, overrides=N
         stored = sessions.read_stored_config(session)
         cfg = _resolve(config_lib.merge(config_path, overrides, base=stored), data_arg)
         result = Plan(root, number, cfg, epochs, restore_epoch, prefix)
+    if result.cfg["conditional"]:
+        _check_classes(result, stored if result.restore_prefix and stored["conditional"] else None)
     if result.restore_prefix:
         changed = config_lib.architecture_changes(stored, result.cfg)
         if changed:
@@ -77,3 +79,15 @@ def _resolve(cfg, data_arg):
     if data_arg is not None:
         cfg.update(resolve_data_arg(data_arg, cfg.get("dataset")))
     return config_lib.validate(cfg)
+
+
+def _check_classes(result, stored):
+    """A conditional session's classes come from its data; a restore must see the same ones, or
+    its label embeddings would mean other classes."""
+    found = class_names_of(result.cfg)
+    if stored is None:
+        result.cfg["class_names"] = found
+    elif stored.get("class_names") != found:
+        raise UserError(f"Session {result.number} was trained on the classes {stored.get('class_names')}, but its data "
+                        f"now has the classes {found}. Restore with the data it was trained on (--data), or "
+                        "start a new session for these classes.")

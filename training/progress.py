@@ -9,8 +9,11 @@ import numpy as np
 
 from utils import imaging
 
-METRICS = ("g_loss", "d_loss", "d_acc_real", "d_acc_fake")
-COLUMNS = ("epoch",) + METRICS + ("seconds", "images_per_sec", "fid")  # fid is blank on epochs without one
+# What a training step reports, as batch means; r_t = E[sign D(real)], ADA's overfitting signal:
+# 1 when the discriminator is sure of every real image, 0 when it cannot tell.
+METRICS = ("g_loss", "d_loss", "d_acc_real", "d_acc_fake", "r_t")
+# fid is blank on epochs without one; augment_p is the augmentation probability at the epoch's end.
+COLUMNS = ("epoch",) + METRICS + ("seconds", "images_per_sec", "fid", "augment_p")
 
 
 class SessionProgress:
@@ -51,11 +54,12 @@ class SessionProgress:
                              for k in COLUMNS})
         imaging.write_atomic(self.metrics_path, lambda target: Path(target).write_text(text.getvalue()))
 
-    def record_epoch(self, epoch, samples, metrics):
-        """Save the epoch's sample grid, append its metrics row, log both to TensorBoard."""
+    def record_epoch(self, epoch, samples, metrics, row_names=None):
+        """Save the epoch's sample grid, append its metrics row, log both to TensorBoard.
+        row_names: the class of each row of samples (a conditional session's grid), or None."""
         self.images_dir.mkdir(parents=True, exist_ok=True)
         tiles = imaging.to_uint8(samples)
-        canvas = imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1]))
+        canvas = class_grid(tiles, row_names) if row_names else imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1]))
         imaging.write_png(self.epoch_image(epoch), canvas)
         self._write_rows(self.rows() + [dict(metrics, epoch=epoch)])
         self._tensorboard(epoch, canvas, metrics)
@@ -81,6 +85,14 @@ class SessionProgress:
         rows = self.rows()
         if rows:
             imaging.write_atomic(self.plot_path, lambda t: _plot(rows, t))
+
+
+def class_grid(tiles, row_names, pad=2):
+    """(rows * columns, H, W, C) uint8 tiles, row by row -> a grid with each row's class name beside it."""
+    scale = max(1, 64 // tiles.shape[1])
+    columns = len(tiles) // len(row_names)
+    canvas = imaging.grid(tiles, columns=columns, pad=pad, scale=scale)
+    return imaging.name_rows(canvas, row_names, (tiles.shape[1] + pad) * scale, pad * scale)
 
 
 def _plot(rows, path):

@@ -45,6 +45,25 @@ def _umask():
     return mask
 
 
+def name_rows(canvas, names, row_height, pad=2):
+    """The grid `canvas` with a white margin on the left holding one name per row of tiles
+    (row_height pixels each, after the top pad), so each row's class can be read at a glance."""
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.load_default()
+    draw_probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    margin = 8 + max(int(draw_probe.textlength(name, font=font)) for name in names)
+    height, width, channels = canvas.shape
+    labelled = np.full((height, width + margin, channels), 255, np.uint8)
+    labelled[:, margin:] = canvas
+    picture = Image.fromarray(labelled[..., 0] if channels == 1 else labelled)
+    draw = ImageDraw.Draw(picture)
+    for row, name in enumerate(names):
+        middle = pad + row * row_height + (row_height - pad) // 2
+        draw.text((4, middle), name, fill=0 if channels == 1 else (0, 0, 0), font=font, anchor="lm")
+    result = np.asarray(picture)
+    return result[..., None] if channels == 1 else result
+
+
 def write_atomic(path, write):
     """Call write(temporary_path), then rename it to path. The temporary name is unique, so two
     processes writing the same target never write into one file. The file gets the mode any

@@ -1,0 +1,168 @@
+"""Conditional sessions, augmentation with ADA, precisions and synchronized batchnorm, trained for real."""
+import csv
+import gzip
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from conftest import REPO, TINY, make_image_folder, run_script
+from test_scale import MIRRORED
+
+
+def checkpoint_tensors(prefix):
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def class_folder(folder, classes=("cat", "dog", "fox"), per_class=4):
+    for index, name in enumerate(classes):
+        make_image_folder(folder / name, count=per_class, seed=index)
+    return folder
+
+
+def rows(session):
+    with open(session / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_resume_is_bit_exact(tmp_path, *args):
+    """Epochs 1..2 in one run == epoch 1, then -r 1 to 2: every checkpointed tensor, and the grid."""
+    exact = [*TINY, *args, "--set", "deterministic=true"]
+    for root, epochs in (("a", 2), ("b", 1)):
+        result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / root, 1, epochs, *exact)
+        assert result.returncode == 0, result.stdout + result.stderr
+    resumed = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "b", "-r", 1, 1, 2)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = checkpoint_tensors(tmp_path / "a" / "training_1" / "ckpt-2")
+    split = checkpoint_tensors(tmp_path / "b" / "training_1" / "ckpt-2")
+    assert straight.keys() == split.keys()
+    for name in straight:
+        assert np.array_equal(straight[name], split[name]), name
+    grid = "training_1/images/epoch_0002.png"
+    assert (tmp_path / "a" / grid).read_bytes() == (tmp_path / "b" / grid).read_bytes()
+    return straight
+
+
+def test_a_conditional_folder_session_stores_its_classes_and_resumes_bit_exactly(tmp_path):
+    data = class_folder(tmp_path / "pets")
+    tensors = assert_resume_is_bit_exact(tmp_path, "--data", data, "--set", "conditional=true")
+    assert any("sample_labels" in name for name in tensors)
+    stored = yaml.safe_load((tmp_path / "a" / "training_1" / "config.yaml").read_text())
+    assert stored["conditional"] is True and stored["class_names"] == ["cat", "dog", "fox"]
+    grid = tf.io.decode_png((tmp_path / "a" / "training_1" / "images" / "epoch_0002.png").read_bytes()).numpy()
+    assert grid.shape[0] == 3 * (28 + 2) * 2 + 4  # one row per class, tiles enlarged 2x, and the outer pad
+    assert grid.shape[1] > 8 * (28 + 2) * 2  # eight columns and the margin with the class names
+
+
+def test_a_restore_whose_data_has_other_classes_is_refused_naming_both(tmp_path):
+    data = class_folder(tmp_path / "pets")
+    root = tmp_path / "ck"
+    trained = run_script("DCGAN_train.py", "--checkpoint-root", root, 1, 1, "--data", data, *TINY,
+                         "--set", "conditional=true")
+    assert trained.returncode == 0, trained.stderr
+    make_image_folder(data / "owl", count=4)
+    before = sorted(p.name for p in (root / "training_1").iterdir())
+    refused = run_script("DCGAN_train.py", "--checkpoint-root", root, "-r", 1, 1, 2)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "['cat', 'dog', 'fox']" in refused.stderr and "['cat', 'dog', 'fox', 'owl']" in refused.stderr
+    assert sorted(p.name for p in (root / "training_1").iterdir()) == before
+
+
+def test_a_conditional_folder_with_an_image_at_the_top_is_refused_before_training(tmp_path):
+    data = class_folder(tmp_path / "pets")
+    shutil.copy(next((data / "cat").iterdir()), data / "stray.png")
+    result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", 1, 1, "--data", data, *TINY,
+                        "--set", "conditional=true")
+    assert result.returncode == 2 and "stray.png" in result.stderr and "subfolder" in result.stderr
+    assert not (tmp_path / "ck" / "training_1").exists()
+
+
+def write_idx(folder, images, labels):
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, len(images), 28, 28) + images.tobytes())
+    with gzip.open(folder / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
+def test_a_conditional_session_trains_under_the_mirrored_strategy_on_two_devices(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "idx"
+    write_idx(data, rng.integers(0, 256, (16, 28, 28), dtype=np.uint8), np.arange(16) % 10)
+    result = subprocess.run([sys.executable, "-c", MIRRORED, "--checkpoint-root", str(tmp_path / "ck"), "--strategy",
+                             "mirrored", "1", "1", "--data", str(data), *TINY, "--set", "conditional=true"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 steps of 4" in result.stdout
+    stored = yaml.safe_load((tmp_path / "ck" / "training_1" / "config.yaml").read_text())
+    assert stored["class_names"][0] == "T-shirt/top" and stored["sync_batchnorm"] is True
+
+
+def test_ada_moves_p_by_its_rule_and_a_resume_is_bit_exact(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=16)
+    assert_resume_is_bit_exact(tmp_path, "--data", data, "--set", "augment=color,translation,cutout",
+                               "--set", "augment_p=auto", "--set", "ada_target=0.5")
+    session = tmp_path / "a" / "training_1"
+    # 16 images in batches of 4: an epoch is one ADA interval of 4 steps, so each epoch's r_t is
+    # the signal p follows, by batch * interval / 100k images per adjustment.
+    p = 0.0
+    for row in rows(session):
+        p = min(1.0, max(0.0, p + np.sign(float(row["r_t"]) - 0.5) * 4 * 4 / 100_000))
+        assert float(row["augment_p"]) == pytest.approx(p, abs=1e-6)
+    stored = checkpoint_tensors(session / "ckpt-2")
+    assert float(stored["augment/p/.ATTRIBUTES/VARIABLE_VALUE"]) == pytest.approx(p, abs=1e-6)
+
+
+def test_a_fixed_augment_p_is_recorded_and_a_session_without_augmentation_resumes_with_it(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=8)
+    root = tmp_path / "ck"
+    assert run_script("DCGAN_train.py", "--checkpoint-root", root, 1, 1, "--data", data, *TINY).returncode == 0
+    augmented = run_script("DCGAN_train.py", "--checkpoint-root", root, "-r", 1, 1, 2, "--set", "augment=translation",
+                           "--set", "augment_p=0.3")
+    assert augmented.returncode == 0, augmented.stderr
+    assert [row["augment_p"] for row in rows(root / "training_1")] == ["1", "0.3"]
+
+
+def test_a_bfloat16_session_restores_generates_and_resumes_bit_exactly(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=8)
+    assert_resume_is_bit_exact(tmp_path, "--data", data, "--set", "precision=mixed_bfloat16")
+    generated = run_script("generate_img.py", "--checkpoint-root", tmp_path / "a", 1, 100, 4, "--seed", 3,
+                           "--out", tmp_path / "out")
+    assert generated.returncode == 0, generated.stderr
+    assert len(list((tmp_path / "out").glob("img_*.png"))) == 4
+    refused = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "a", "-r", 2, 1, 3,
+                         "--set", "precision=float32")
+    assert refused.returncode == 2 and "precision: mixed_bfloat16 -> float32" in refused.stderr
+
+
+def test_a_float16_session_refuses_a_precision_change(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=8)
+    root = tmp_path / "ck"
+    assert run_script("DCGAN_train.py", "--checkpoint-root", root, 1, 1, "--data", data, *TINY,
+                      "--set", "precision=mixed_float16").returncode == 0
+    refused = run_script("DCGAN_train.py", "--checkpoint-root", root, "-r", 1, 1, 2, "--set", "precision=mixed_bfloat16")
+    assert refused.returncode == 2 and "precision: mixed_float16 -> mixed_bfloat16" in refused.stderr
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_synchronized_batchnorm_on_two_replicas_trains_what_one_device_trains(tmp_path, sync):
+    data = make_image_folder(tmp_path / "images", count=16)
+    args = ["1", "1", "--data", str(data), *TINY, "--set", "deterministic=true"]
+    one = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "one", *args)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-c", MIRRORED, "--checkpoint-root", str(tmp_path / "two"), "--strategy",
+                          "mirrored", *args, "--set", f"sync_batchnorm={str(sync).lower()}"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr
+    expected = checkpoint_tensors(tmp_path / "one" / "training_1" / "ckpt-1")
+    got = checkpoint_tensors(tmp_path / "two" / "training_1" / "ckpt-1")
+    names = [n for n in expected if n.startswith(("generator/", "discriminator/")) and "VARIABLE_VALUE" in n]
+    assert names
+    close = all(np.allclose(got[n], expected[n], rtol=1e-4, atol=1e-6) for n in names)
+    assert close == sync
