@@ -259,17 +259,13 @@ def _train_session(root, overrides, epochs, images=None, number=1):
     """Train session `number` under root from scratch to `epochs` (or on to it from its newest
     checkpoint); returns the session's metrics rows."""
     from data.datasets import load_training_images
-    from training import config, loop, sessions
+    from training import loop, sessions
     from training import plan as training_plan
     from training.progress import SessionProgress
-    cfg = config.load_config(overrides=overrides)
     session = sessions.session_dir(root, number)
     done = sessions.checkpoint_epochs(session, report_fallback=False) if session.is_dir() else {}
-    if done:
-        plan = training_plan.plan(root, number, epochs, max(done), overrides=overrides)
-    else:
-        plan = training_plan.Plan(Path(root), number, cfg, epochs)
-    loop.run(plan, loop.build_state(plan), images or load_training_images(cfg))
+    plan = training_plan.plan(root, number, epochs, max(done) if done else None, overrides=overrides)
+    loop.run(plan, loop.build_state(plan), images or load_training_images(plan.cfg))
     return SessionProgress(session).rows()
 
 
@@ -284,6 +280,8 @@ def bench_conditional(args):
         model = quality.classifier()
         real, test_features = quality.reference(model, args.quality_images)
         report("conditional real", images=args.quality_images, **real)
+        shutil.copytree(Path(root) / "training_1" / "images", Path(args.augment_grids) / "conditional",
+                        dirs_exist_ok=True)
         for epoch in range(1, args.quality_epochs + 1):
             values = quality.session_scores(model, root, 1, epoch, args.quality_images, test_features, raw=False)
             report(f"conditional epoch={epoch}", images=args.quality_images,
@@ -340,6 +338,8 @@ def bench_recipe(args):
                 overrides = dict(RECIPES[name], checkpoint_every=1, max_to_keep=None)
                 rows[name] = _train_session(Path(root) / name, overrides, epoch)
                 if epoch in args.recipe_score:
+                    shutil.copytree(Path(root) / name / "training_1" / "images", Path(args.augment_grids) /
+                                    f"recipe_{name}", dirs_exist_ok=True)
                     values = quality.session_scores(model, Path(root) / name, 1, epoch, args.quality_images,
                                                     test_features, raw=False)
                     speed = float(np.median([row["images_per_sec"] for row in rows[name]]))

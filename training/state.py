@@ -103,7 +103,10 @@ class GanState:
         try:
             present = {name.split("/")[0] for name in tf.train.load_checkpoint(str(prefix)).get_variable_to_shape_map()}
             found = {name: part for name, part in self._optional.items() if name in present}
-            tf.train.Checkpoint(**self._parts, **found).restore(prefix).assert_consumed()
+            restorer = tf.train.Checkpoint(**self._parts, **found)
+            restorer.restore(prefix).assert_consumed()
+            # The save counter lives in the checkpoint object that saves; carry it over from the one that read.
+            self.checkpoint.save_counter.assign(restorer.save_counter)
             if "ema_generator" not in found:  # sessions saved before the average existed
                 self.update_ema(0.0)
         except (AssertionError, ValueError) as e:
