@@ -1,8 +1,9 @@
-"""Fréchet Inception Distance (and, with --kid, Kernel Inception Distance) of generated images.
+"""Fréchet Inception Distance (and KID, precision and recall, a copy check) of generated images.
 
     python compute_fid.py                              # newest session vs its own training data
     python compute_fid.py --real data/hands --fake checkpoints/training_2/generated
     python compute_fid.py --sessions 1 2 3 --num 10000 # one row per session, sorted by FID
+    python compute_fid.py --prdc --copies 1000         # also precision/recall, and training images copied?
 
 --real and --fake each take an image folder, a dataset name (fashion_mnist, mnist), a folder with
 IDX files or a .npz statistics file; --fake also takes a session number N, whose newest
@@ -10,16 +11,15 @@ checkpoint generates --num images in memory. Without --real, the real set is the
 training data. Images are brought to the session's image size (--image-size when no session is
 involved), then resized bilinearly to 299x299 for Keras' ImageNet InceptionV3. Lower is better;
 values compare runs of this tool with equal image counts, not published tables.
-Prints 'FID: <value>' (and 'KID: <mean> ± <std>').
+Prints 'FID: <value>' (and 'KID: <mean> ± <std>', 'precision: P' ... 'coverage: C', 'copies: S').
 """
 import argparse
-import csv
-import io
-import json
 from pathlib import Path
 
 from utils import cli
 from utils.errors import UserError
+
+COPIES_GRID = "copies.png"  # in the session folder
 
 
 def parse_args(argv):
@@ -39,6 +39,14 @@ def parse_args(argv):
     parser.add_argument("--seed", metavar="SEED", default="0", help="seed of the generator's noise (default 0)")
     parser.add_argument("--kid", action="store_true",
                         help="also print the unbiased Kernel Inception Distance (100 subsets of up to 1000)")
+    parser.add_argument("--prdc", action="store_true",
+                        help="also print improved precision and recall (k=3) and density and coverage (k=5)")
+    parser.add_argument("--copies", metavar="N", default=None,
+                        help="check N of the generated images for copies of real ones: the share closer to a "
+                             "real image than real images are to each other, and a grid of the closest pairs")
+    parser.add_argument("--copies-grid", metavar="FILE", default=None,
+                        help="where --copies writes its grid (.png; default: copies.png in the session folder; "
+                             "needed when --fake is not a session)")
     parser.add_argument("--weights", metavar="WEIGHTS", default="imagenet",
                         help="imagenet (Keras downloads them once into ~/.keras/models), or the path of a local "
                              "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5; 'random' is for tests only")
@@ -69,6 +77,15 @@ def check_args(args):
     args.inception_size = cli.parse_count(args.inception_size, "--inception-size", minimum=75)
     args.batch_size = cli.parse_count(args.batch_size, "--batch-size", minimum=1)
     args.image_size = None if args.image_size is None else cli.parse_count(args.image_size, "--image-size", minimum=8)
+    args.copies = None if args.copies is None else cli.parse_count(args.copies, "--copies", minimum=1)
+    if args.copies is not None and args.copies > args.num:
+        raise UserError(f"--copies {args.copies} is more than --num {args.num}: the copy check looks at the "
+                        "images FID measures. Lower --copies or raise --num.")
+    if args.copies_grid and args.copies is None:
+        raise UserError("--copies-grid is where --copies N writes its grid: pass --copies N too, or drop --copies-grid.")
+    if args.copies_grid and args.sessions:
+        raise UserError(f"--copies-grid is for one comparison; with --sessions each session's grid goes into its "
+                        f"folder as {COPIES_GRID}. Drop --copies-grid.")
     if args.sessions:
         args.sessions = [cli.parse_count(n, "A session number in --sessions") for n in args.sessions]
         if args.fake or args.save_stats_fake or args.save_stats_real:
@@ -76,7 +93,7 @@ def check_args(args):
                             "it does not combine with --fake, --save-stats-real or --save-stats-fake.")
     elif args.table:
         raise UserError("--table is for --sessions; a single comparison prints its result.")
-    for path in (args.save_stats_real, args.save_stats_fake, args.table):
+    for path in (args.save_stats_real, args.save_stats_fake, args.table, args.copies_grid):
         if path and not Path(path).expanduser().resolve().parent.is_dir():
             raise UserError(f"{path}: the folder {Path(path).parent} does not exist. Create it first.")
     if args.real is not None and args.real.isdigit():
@@ -127,32 +144,52 @@ def image_shape(args, cfg):
     return cfg["image_size"], cfg["channels"]
 
 
-def side(text, shape, num, cache_dir):
-    """--real/--fake TEXT that is no session -> (label, function(extractor, keep_features) -> (Stats, origin))."""
+# The sides metrics.report.measure compares: (label, compute(extractor, keep_features, count)).
+
+def side(text, shape, num, cache_dir, images=False):
+    """The side --real/--fake TEXT names when it is no session; images: --copies will want its images."""
     from metrics import sources
     if text.lower().endswith(".npz") or Path(text).is_file():  # --save-stats FILE may lack the suffix
         if not Path(text).is_file():
             raise UserError(f"Statistics file {text} does not exist.")
-        return text, lambda extractor, keep: (sources.stats_file(text, extractor, keep), "statistics file")
+        if images:
+            raise UserError(f"--copies compares images, and {text} holds only statistics. Pass the image folder "
+                            "or dataset it was computed from, or drop --copies.")
+        return text, lambda extractor, keep, count: (sources.stats_file(text, extractor, keep), "statistics file", None)
     source = sources.image_source(text, *shape, num)
-    return source.label, lambda extractor, keep: sources.source_stats(source, extractor, cache_dir, keep)
+    return source.label, source_compute(source, cache_dir)
+
+
+def source_compute(source, cache_dir):
+    from metrics import sources
+
+    def compute(extractor, keep, count):
+        if count is None:
+            return (*sources.source_stats(source, extractor, cache_dir, keep), None)
+        return sources.source_stats_with_images(source, extractor, cache_dir, count)
+    return compute
 
 
 def session_side(number, state, epoch, args):
     from metrics import sources
 
-    def stats(extractor, keep):
-        return sources.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep), "generated"
-    return f"session {number} at epoch {epoch} (seed {args.seed})", stats
+    def compute(extractor, keep, count):
+        if count is None:
+            return sources.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep), \
+                "generated", None
+        stats, images = sources.generator_stats_with_images(state.ema_generator, state.cfg, args.num, extractor,
+                                                            args.seed, count)
+        return stats, "generated", images
+    return f"session {number} at epoch {epoch} (seed {args.seed})", compute
 
 
 def real_side(args, cfg):
     from metrics import sources
     cache_dir = stats_cache(args, cfg)
     if args.real is not None:
-        return side(args.real, image_shape(args, cfg), args.num_real, cache_dir)
+        return side(args.real, image_shape(args, cfg), args.num_real, cache_dir, args.copies is not None)
     source = sources.training_source(cfg, args.num_real)
-    return source.label, lambda extractor, keep: sources.source_stats(source, extractor, cache_dir, keep)
+    return source.label, source_compute(source, cache_dir)
 
 
 def make_extractor(args, extractor):
@@ -163,26 +200,15 @@ def make_extractor(args, extractor):
     return extractor
 
 
-def measure(label_stats, extractor, kid):
-    """Stats of each side, their FID and KID, with warnings; prints what each side is."""
-    from metrics import fid
-    from utils.errors import warn
-    results = []
-    for name, (label, compute) in zip(("Real", "Fake"), label_stats):
-        print(f"{name}: {label}: ", end="", flush=True)  # the label first: extraction can take minutes
-        stats, origin = compute(extractor, kid)
-        print(f"{stats.count if stats.count is not None else 'an unknown number of'} images ({origin}).", flush=True)
-        note = stats.count is not None and fid.small_n_warning(stats.count, f"The {name.lower()} set")
-        if note:
-            warn(note)
-        results.append(stats)
-    value = fid.fid_of_stats(*results)
-    kid_value = fid.kernel_inception_distance(results[0].features, results[1].features) if kid else None
-    return results, value, kid_value
+def write_copies(checked, path):
+    from metrics import memorisation
+    memorisation.save_grid(path, checked.grid)
+    print(f"The closest pairs (generated left, nearest real right) are in {path}.")
 
 
 def compare_pair(args, extractor):
-    from metrics import sources
+    from metrics import report, sources
+    from training import sessions
     number = state = epoch = None
     if args.fake is None or args.fake.isdigit():
         number, state, epoch = load_session(args, None if args.fake is None else int(args.fake))
@@ -191,65 +217,45 @@ def compare_pair(args, extractor):
         raise UserError("--real is needed when --fake is not a session number: pass the real image folder, "
                         "dataset name or .npz statistics.")
     else:
-        fake = side(args.fake, image_shape(args, None), args.num, stats_cache(args))
+        fake = side(args.fake, image_shape(args, None), args.num, stats_cache(args), args.copies is not None)
+        if args.copies is not None and not args.copies_grid:
+            raise UserError("--copies with a --fake folder or dataset needs --copies-grid FILE for its grid of "
+                            "the closest pairs (a session's grid goes into the session folder).")
     real = real_side(args, state.cfg if state else None)
     extractor = make_extractor(args, extractor)
-    (real_stats, fake_stats), value, kid = measure([real, fake], extractor, args.kid)
+    (real_stats, fake_stats), values, checked = report.measure([real, fake], extractor, args.kid, args.prdc,
+                                                               args.copies)
     for path, stats, label in ((args.save_stats_real, real_stats, real[0]), (args.save_stats_fake, fake_stats, fake[0])):
         if path:
             sources.save_stats(path, stats, {"features": extractor.identity, "source": label})
             print(f"Statistics of {label} written to {path}.")
-    print(f"FID: {value:.6g}")
-    if kid is not None:
-        print(f"KID: {kid[0]:.6g} ± {kid[1]:.6g}")
+    if checked is not None:
+        write_copies(checked, args.copies_grid or sessions.session_dir(args.checkpoint_root, number) / COPIES_GRID)
+    print("\n".join(report.result_lines(values)))
     return 0
 
 
 def compare_sessions(args, extractor):
+    from metrics import report
+    from training import sessions
     loaded = [load_session(args, number) for number in args.sessions]  # every session checked before any work
     reals = [real_side(args, state.cfg) for _, state, _ in loaded]
     extractor = make_extractor(args, extractor)
     rows = []
     for (number, state, epoch), real in zip(loaded, reals):
-        _, value, kid = measure([real, session_side(number, state, epoch, args)], extractor, args.kid)
-        print(f"Session {number}, epoch {epoch}: FID: {value:.6g}" + (f"  KID: {kid[0]:.6g} ± {kid[1]:.6g}" if kid else ""),
-              flush=True)
-        rows.append({"session": number, "epoch": epoch, "cfg": state.cfg, "FID": value, "KID": kid})
-    columns, table = session_table(rows, args.kid)
-    markdown = to_markdown(columns, table)
+        _, values, checked = report.measure([real, session_side(number, state, epoch, args)], extractor,
+                                            args.kid, args.prdc, args.copies)
+        if checked is not None:
+            write_copies(checked, sessions.session_dir(args.checkpoint_root, number) / COPIES_GRID)
+        print(f"Session {number}, epoch {epoch}: " + "  ".join(report.result_lines(values)), flush=True)
+        rows.append({"session": number, "epoch": epoch, "cfg": state.cfg, "values": values})
+    columns, table = report.session_table(rows)
+    markdown = report.to_markdown(columns, table)
     print("\n" + markdown)
     prefix = Path(args.table) if args.table else Path(args.checkpoint_root) / "fid_sessions"
-    write_table(prefix, columns, table, markdown)
+    report.write_table(prefix, columns, table, markdown)
     print(f"Table written to {prefix}.csv and {prefix}.md.")
     return 0
-
-
-def session_table(rows, kid):
-    """(columns, rows sorted by FID): session, epoch, the config keys whose values differ, FID, KID."""
-    cfgs = [row["cfg"] for row in rows]
-    differing = [key for key in cfgs[0] if len({json.dumps(cfg.get(key)) for cfg in cfgs}) > 1]
-    columns = ["session", "epoch", *differing, "FID"] + (["KID", "KID std"] if kid else [])
-    table = [[row["session"], row["epoch"], *(row["cfg"].get(key) for key in differing), f"{row['FID']:.6g}"]
-             + ([f"{row['KID'][0]:.6g}", f"{row['KID'][1]:.6g}"] if kid else [])
-             for row in sorted(rows, key=lambda row: row["FID"])]
-    return columns, table
-
-
-def to_markdown(columns, table):
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(str(v) for v in row) + " |" for row in table]) + "\n"
-
-
-def write_table(prefix, columns, table, markdown):
-    from utils import imaging
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerows([columns, *table])
-    try:
-        for suffix, content in ((".csv", text.getvalue()), (".md", markdown)):
-            imaging.write_atomic(prefix.with_name(prefix.name + suffix), lambda target: Path(target).write_text(content))
-    except OSError as e:
-        raise UserError(f"Cannot write the table to {prefix}.csv/.md ({e.strerror or e}). Pass a writable --table PREFIX.") from None
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ changed file, count or network is a different key.
 """
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +101,13 @@ def training_source(cfg, num=NUM_REAL, images=None):
     return ImageSource(f"training data ({cfg['data_dir'] or cfg['dataset']})", key, load)
 
 
+@dataclass
+class Images:
+    """Images of a set beside their Inception features, row for row: what the copy check compares."""
+    pixels: np.ndarray  # (K, H, W, C) uint8
+    features: np.ndarray  # (K, D) float32
+
+
 def save_stats(path, stats, meta):
     """Write Stats as .npz (mu and sigma as pytorch-fid names them, count, meta JSON, features if kept)."""
     arrays = dict(mu=stats.mu, sigma=stats.sigma, count=np.int64(stats.count), meta=json.dumps(meta))
@@ -146,8 +153,8 @@ def stats_file(path, extractor, keep_features=False):
     if stats.count is not None and stats.count < 2:
         raise UserError(f"{path} was computed from {stats.count} image(s); FID needs at least 2 per set.")
     if keep_features and stats.features is None:
-        raise UserError(f"--kid needs feature vectors, and {path} holds only mean and covariance. "
-                        "Save it again with --kid, or drop --kid.")
+        raise UserError(f"--kid and --prdc need feature vectors, and {path} holds only mean and covariance. "
+                        "Save it again with --kid or --prdc, or drop them.")
     return stats
 
 
@@ -186,6 +193,18 @@ def source_stats(source, extractor, cache_dir, keep_features=False):
     return stats, f"computed, cached in {path}"
 
 
+def source_stats_with_images(source, extractor, cache_dir, count=0):
+    """(Stats with features, where they came from, Images of a seeded subset of count of them; 0 = all)
+    of an ImageSource. The images are decoded once for both; cached features are in the order of the
+    images, as the cache key names exactly the files, their count and the subset."""
+    loaded = source.load()
+    stats, origin = source_stats(replace(source, load=lambda: loaded), extractor, cache_dir, keep_features=True)
+    if stats.count != len(loaded.images):
+        raise ValueError(f"{source.label}: {stats.count} features for {len(loaded.images)} images")
+    rows = datasets.subset(len(loaded.images), count, SUBSET_SEED)
+    return stats, origin, Images(loaded.images[rows], stats.features[rows])
+
+
 def generated_batches(generator, cfg, num, seed, batch_size):
     """num images from the generator in uint8 batches: the images generate_img.py writes for this seed."""
     for images in models.sample_batches(generator, cfg, num, seed, batch_size):
@@ -194,9 +213,31 @@ def generated_batches(generator, cfg, num, seed, batch_size):
 
 
 def generator_stats(generator, cfg, num, extractor, seed=0, keep_features=False):
+    return _generated_stats(generator, cfg, num, extractor, seed, keep_features, 0)[0]
+
+
+def generator_stats_with_images(generator, cfg, num, extractor, seed, count):
+    """(Stats with features of num generated images, Images of the first count of them): one pass of
+    the generator for both, and only count images held."""
+    stats, pixels = _generated_stats(generator, cfg, num, extractor, seed, True, count)
+    return stats, Images(pixels, stats.features[:len(pixels)])
+
+
+def _generated_stats(generator, cfg, num, extractor, seed, keep_features, count):
+    """(Stats of num generated images, the first count of them as uint8, or None when count is 0)."""
     if num < 2:
         raise UserError(f"FID needs at least 2 generated images, got {num}.")
-    return extractor.statistics(generated_batches(generator, cfg, num, seed, extractor.batch_size), keep_features)
+    kept = []
+
+    def batches():
+        held = 0
+        for batch in generated_batches(generator, cfg, num, seed, extractor.batch_size):
+            if held < count:
+                kept.append(batch[:count - held])
+                held += len(kept[-1])
+            yield batch
+    stats = extractor.statistics(batches(), keep_features)
+    return stats, np.concatenate(kept) if kept else None
 
 
 def real_stats_for_config(cfg, extractor, num=NUM_REAL, cache_dir=None, images=None):

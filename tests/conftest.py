@@ -71,10 +71,11 @@ def rgb_session(tmp_path_factory):
 
 
 # The fast tier (make test-fast) leaves out whole training runs and subprocess faults: modules
-# that train or kill real sessions, and any test that needs a trained session fixture.
+# that train or kill real sessions, and any test that needs a trained session fixture or the
+# InceptionV3 extractor (its build and each FID's 2048-d eigendecompositions take seconds apiece).
 SLOW_MODULES = {"test_train", "test_faults", "test_scale", "test_generate", "test_fid", "test_app_gui", "test_bench",
                 "test_readme", "test_lock", "test_evaluate"}
-SLOW_FIXTURES = {"gray_session", "rgb_session", "trained", "session", "root"}
+SLOW_FIXTURES = {"gray_session", "rgb_session", "trained", "session", "root", "extractor"}
 
 
 def pytest_collection_modifyitems(config, items):

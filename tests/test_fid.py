@@ -191,11 +191,15 @@ def test_the_cache_is_reused_until_a_file_changes(tmp_path, extractor):
 
 
 def test_session_table_columns_and_order():
-    rows = [{"session": 1, "epoch": 5, "cfg": {"seed": 1, "g_lr": 2e-4}, "FID": 30.0, "KID": (0.02, 0.001)},
-            {"session": 2, "epoch": 7, "cfg": {"seed": 1, "g_lr": 1e-4}, "FID": 20.0, "KID": (0.01, 0.001)}]
-    columns, table = compute_fid.session_table(rows, kid=True)
-    assert columns == ["session", "epoch", "g_lr", "FID", "KID", "KID std"]
-    assert table == [[2, 7, 1e-4, "20", "0.01", "0.001"], [1, 5, 2e-4, "30", "0.02", "0.001"]]
+    from metrics import report
+    rows = [{"session": 1, "epoch": 5, "cfg": {"seed": 1, "g_lr": 2e-4},
+             "values": {"FID": 30.0, "KID": 0.02, "KID std": 0.001, "copies": 0.25}},
+            {"session": 2, "epoch": 7, "cfg": {"seed": 1, "g_lr": 1e-4},
+             "values": {"FID": 20.0, "KID": 0.01, "KID std": 0.001, "copies": 0.5, "copies_pixels": 0.125}}]
+    columns, table = report.session_table(rows)
+    assert columns == ["session", "epoch", "g_lr", "FID", "KID", "KID std", "copies", "copies_pixels"]
+    # Session 1's images were too large for the pixel check: its cell stays empty.
+    assert table == [[2, 7, 1e-4, "20", "0.01", "0.001", "0.5", "0.125"], [1, 5, 2e-4, "30", "0.02", "0.001", "0.25", ""]]
 
 
 def test_sessions_table_against_saved_real_statistics(gray_session, own_data_run, tmp_path, capsys, extractor):
