@@ -86,7 +86,10 @@ def _sq_norms(x):
 
 def _sq_distances(a, a_sq, b, b_sq):
     """Squared distances (len(a), len(b)); in place, so one block is the only large temporary."""
-    block = a @ b.T
+    # a @ a.T goes to BLAS's symmetric product, whose rounding differs from the general one used
+    # against another set; a copy of b keeps every distance on one routine, so an exact copy of a
+    # point lands at exactly its k-th neighbour's distance, not on either side of the ball's edge.
+    block = a @ (b.copy() if np.shares_memory(a, b) else b).T
     block *= -2.0
     block += a_sq[:, None]
     block += b_sq[None, :]

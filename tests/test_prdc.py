@@ -165,3 +165,10 @@ def test_closest_pairs_come_closest_first():
 def test_copy_check_refuses_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_a_set_against_a_copy_of_itself_scores_as_against_itself():
+    # The memorisation case: generated images that are exact copies of the training images.
+    x = np.random.default_rng(3).normal(size=(300, 64))
+    assert prdc(x, x.copy()) == prdc(x, x)
+    assert prdc(x, x.copy()).density == pytest.approx(1.0, abs=1 / (5 * 300))

@@ -55,10 +55,9 @@ def test_prdc_of_a_folder_against_itself(tmp_path, capsys, extractor):
     assert lines[-5:] == ["FID", "precision", "recall", "density", "coverage"]
     # Every point is the centre of a ball of the other set: precision, recall and coverage are 1.
     assert [value(out, name) for name in ("precision", "recall", "coverage")] == [1.0, 1.0, 1.0]
-    # Each ball holds its centre and the k-1 points nearer than its k-th: density k / k = 1. The
-    # copy of the k-th itself lies on the edge, and rounding (the two sides' distances come from
-    # different BLAS kernels) puts it inside for some balls: at most one more of k per ball.
-    assert 1.0 <= value(out, "density") <= 1.0 + 1 / 5
+    # Each ball holds its centre and the k-1 points nearer than its k-th: density k / k = 1 (the
+    # copy of the k-th lies exactly on the edge, outside, as both sides' distances are computed alike).
+    assert value(out, "density") == pytest.approx(1.0, abs=0.02)
 
 
 def test_prdc_refuses_statistics_without_features_and_too_few_images(tmp_path, extractor):
