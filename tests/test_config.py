@@ -12,7 +12,7 @@ def test_default_config_file_holds_exactly_the_schema():
 
 def test_defaults_are_the_dcgan_recipe():
     cfg = config.load_config()
-    assert (cfg["image_size"], cfg["channels"], cfg["batch_size"]) == (28, 1, 128)
+    assert (cfg["image_size"], cfg["channels"], cfg["batch_size"]) == (28, 1, 64)
     assert (cfg["g_lr"], cfg["d_lr"], cfg["beta1"], cfg["label_smoothing"]) == (2e-4, 2e-4, 0.5, 0.9)
     assert (cfg["precision"], cfg["jit_compile"]) == ("float32", False)  # GPU options, off by default
     assert (cfg["conditional"], cfg["augment"], cfg["augment_p"], cfg["sync_batchnorm"]) == (False, "none", 1.0, "auto")
