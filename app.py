@@ -28,7 +28,7 @@ GRID_BOX, LOSSES_BOX, EXAMPLES_BOX = (240, 240), (600, 280), (430, 186)
 GENERATE_FIELDS = (("num", "Number of images"), ("seed", "Seed (blank: random)"),
                    ("epoch", "Epoch (blank: newest)"), ("class_name", "Class folder name"))
 SESSION_COLUMNS = (("#", 50), ("Data set", 330), ("Image size", 110), ("Epochs trained", 120),
-                   ("Newest checkpoint", 140), ("Best FID", 100))
+                   ("Newest checkpoint", 140), ("Classes", 70), ("Best FID", 100))
 
 
 def reported(handler):
@@ -53,6 +53,7 @@ class App:
         self.data_folder = None  # a folder chosen with "Browse data set folder"
         self.grids, self.closing = [], False
         self.panels, self.shown = {}, {}  # image labels by name, and what each shows (for tests)
+        self.entries = {}  # the form's entry widgets by key, to switch one off
         self.status, self.progress_text = tk.StringVar(value="Ready."), tk.StringVar(value="No training running.")
         self.fid_text, self.examples_source = tk.StringVar(), tk.StringVar()
         self._build()
@@ -91,9 +92,14 @@ class App:
 
         generate = self._frame(middle, "Generate", side="left")
         self.gen = self._form(generate, GENERATE_FIELDS)
+        # A conditional session's class, or all of them; picked from the list, so it is always one of them.
+        self.gen["class"] = tk.StringVar()
+        ttk.Label(generate, text="Class").grid(row=len(GENERATE_FIELDS), column=0, sticky="w", padx=2)
+        self.class_box = ttk.Combobox(generate, textvariable=self.gen["class"], width=14, state="disabled")
+        self.class_box.grid(row=len(GENERATE_FIELDS), column=1, sticky="w", pady=1)
         self._buttons(generate, ("Generate", self.generate), ("Save to folder", self.save_to_folder),
-                      ("Compute FID", self.compute_fid), row=4)
-        ttk.Label(generate, textvariable=self.fid_text, wraplength=300).grid(row=5, column=0, columnspan=2, sticky="w")
+                      ("Compute FID", self.compute_fid), row=5)
+        ttk.Label(generate, textvariable=self.fid_text, wraplength=300).grid(row=6, column=0, columnspan=2, sticky="w")
 
         bottom = ttk.Frame(self.root)
         bottom.pack(fill="both", expand=True, padx=6)
@@ -130,7 +136,8 @@ class App:
             row, column = i // columns, (i % columns) * 2
             values[key] = tk.StringVar()
             ttk.Label(frame, text=label).grid(row=row, column=column, sticky="w", padx=2)
-            ttk.Entry(frame, textvariable=values[key], width=10).grid(row=row, column=column + 1, sticky="w", pady=1)
+            self.entries[key] = ttk.Entry(frame, textvariable=values[key], width=10)
+            self.entries[key].grid(row=row, column=column + 1, sticky="w", pady=1)
         return values
 
     # --- Showing things -------------------------------------------------------------------------
@@ -188,12 +195,21 @@ class App:
         for key, text in ctl.prefill(self.selected).items():
             self.fields[key].set(text)
         cfg = self.selected.cfg if self.selected else None
-        self.gen["class_name"].set(ctl.default_class_name(cfg) if cfg else "")
+        self._show_classes(cfg)
         self.fid_text.set("FID: not computed")
         self.show_examples(cfg)
         self.show_review()
         generated = ctl.grid_path(self.selected) if self.selected else None
         self.show("output", generated if generated and generated.exists() else (self.grids or [None])[-1])
+
+    def _show_classes(self, cfg):
+        """A conditional session picks its class in the list and names its class folders itself; an
+        unconditional one is a single class, whose folder name is typed."""
+        choices = ctl.class_choices(self.selected)
+        self.class_box.configure(values=choices, state="readonly" if choices else "disabled")
+        self.gen["class"].set(choices[0] if choices else "")
+        self.gen["class_name"].set(ctl.default_class_name(cfg) if cfg and not choices else "")
+        self.entries["class_name"].configure(state="disabled" if choices else "normal")
 
     def show_examples(self, cfg=None):
         try:
@@ -309,20 +325,25 @@ class App:
             raise UserError("Select a trained session in the list first.")
         return self.selected
 
+    def _generate_command(self, out_dir=None):
+        summary, values = self._session(), self._values(self.gen)
+        return summary, ctl.generate_command(self.checkpoint_root, summary, values["num"], values["seed"],
+                                             values["epoch"], out_dir, values["class"], self.scripts_dir)
+
     @reported
     def generate(self, out_dir=None):
-        summary, values = self._session(), self._values(self.gen)
-        command = ctl.generate_command(self.checkpoint_root, summary, values["num"], values["seed"],
-                                       values["epoch"], out_dir, self.scripts_dir)
+        summary, command = self._generate_command(out_dir)
         self._start("tool", command, self.write_log, functools.partial(self._generate_done, summary))
 
     @reported
     def save_to_folder(self):
-        name = self.gen["class_name"].get()
-        ctl.output_folder(".", name)  # a bad class name is refused before the folder dialog opens
-        folder = filedialog.askdirectory(parent=self.root, title=f"Folder that gets the class folder '{name.strip()}'")
+        summary, name = self._session(), self.gen["class_name"].get()
+        self._generate_command(ctl.save_folder(summary, ".", name))  # refused before the folder dialog opens
+        title = ("Folder that gets a folder per class" if summary.class_names
+                 else f"Folder that gets the class folder '{name.strip()}'")
+        folder = filedialog.askdirectory(parent=self.root, title=title)
         if folder:
-            self.generate(ctl.output_folder(folder, name))
+            self.generate(ctl.save_folder(summary, folder, name))
 
     def _generate_done(self, summary, code):
         _, message = self._finish("tool", code)

@@ -4,8 +4,14 @@
                                                      # checkpoints/training_2/generated/
     python generate_img.py 2 100 5000 --seed 7 --out data/augmented/sneaker
 
+A conditional session writes NUM images of each class, into OUT/<class>/ (the class name with / and
+\\ made _, e.g. OUT/T-shirt_top/); --class NAME (repeatable, a name or an index) picks some:
+
+    python generate_img.py 4 100 1000 --seed 7 --out data/synthetic --class Sneaker --class 8
+
 Images are numbered img_000001.png, ...; a folder that already holds some gets the following
-numbers, never overwrites. A preview grid of the first 64 goes to the session's grid.png.
+numbers, never overwrites. A preview grid of the first 64 (of a conditional session: 8 of each
+class, a row per class) goes to the session's grid.png.
 """
 import argparse
 import secrets
@@ -34,6 +40,9 @@ def parse_args(argv):
     parser.add_argument("--seed", metavar="S",
                         help="seed of the latent vectors: the same session, epoch, seed and batch size give "
                              "identical files (default: a fresh random seed, printed)")
+    parser.add_argument("--class", metavar="NAME", dest="classes", action="append",
+                        help="conditional sessions: generate this class only (its name, its folder name or its "
+                             "index; repeat for more; default: every class)")
     parser.add_argument("--batch-size", metavar="B", default="256",
                         help="images per generator call; also part of what --seed reproduces (default: 256)")
     cli.add_checkpoint_root(parser)
@@ -58,28 +67,32 @@ def main(argv=None):
 
 
 def _run(args, number, noise_dim, count, epoch, batch_size, seed):
+    # Plain Python: a wrong session or class is answered without loading TensorFlow.
+    from generation import classes as class_lib
+    from training import sessions
+
+    session = sessions.find_session(args.checkpoint_root, number)
+    cfg = sessions.read_stored_config(session)
+    chosen = class_lib.choose(cfg["class_names"] if cfg["conditional"] else None, args.classes, number)
     # Imported after the arguments are checked, so mistakes are answered without loading TensorFlow.
     cli.load_tensorflow()
     from generation import writer as generation
-    from training import sessions, state as session_state
+    from training import state as session_state
 
-    session = sessions.find_session(args.checkpoint_root, number)
-    generation.check_noise_dim(sessions.read_stored_config(session), noise_dim, number)
+    generation.check_noise_dim(cfg, noise_dim, number)
     out_dir = args.out or session / "generated"
     grid_path = args.grid or session / "grid.png"
     generation.check_paths(out_dir, grid_path)
+    if chosen is not None:
+        folders = class_lib.class_folders(cfg["class_names"], number)
+        generation.check_class_folders(out_dir, [folders[i] for i in chosen])
     state, epoch = session_state.load_session(args.checkpoint_root, number, epoch)
     repeat = "" if args.seed is not None else f" (repeat this run with --seed {seed})"
     print(f"Session {number}, epoch {epoch}, seed {seed}{repeat}, batch size {batch_size}")
 
-    result = generation.generate(state, count, seed, out_dir, grid_path, batch_size)
-    if result.interrupted:
-        last = f", {result.name(result.first)} .. {result.name(result.first + result.written - 1)}" if result.written else ""
-        print(f"Interrupted: {result.written} of {count} images written to {result.folder}{last}; "
-              "every file there is complete.")
-        return 130
-    print(f"Done: {result.written} images in {result.folder}; preview grid: {result.grid}")
-    return 0
+    run = generation.generate_run(state, count, seed, out_dir, grid_path, chosen, batch_size)
+    print(run.report(count))
+    return 130 if run.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from data.datasets import decode_image, load_idx_dataset, scan_folder
+from generation import classes as class_lib
 from training import config as config_lib
 from training import events, sessions
 from training.plan import plan
@@ -47,6 +48,7 @@ MORE_EPOCHS = 10  # ... and for a selected one: its newest checkpoint plus this,
 EXAMPLES = 21  # thumbnails in the data set panel, 7 x 3
 EXAMPLE_COLUMNS = 7
 FOLDER_EXAMPLE_SIZE = 64  # a browsed folder has no session yet: shown at 64x64 RGB
+ALL_CLASSES = "all classes"  # the Generate box's class choice that leaves out --class
 
 
 # --- Sessions --------------------------------------------------------------------------------
@@ -65,11 +67,19 @@ class SessionSummary:
     def newest(self):
         return max(self.checkpoints) if self.checkpoints else None
 
+    @property
+    def class_names(self):
+        """A conditional session's classes in label order; None for an unconditional (or unreadable) one."""
+        return list(self.cfg["class_names"]) if self.cfg and self.cfg["conditional"] else None
+
     def row(self):
-        """The session list's cells: number, data set, image size, epochs, newest checkpoint, best FID."""
+        """The session list's cells: number, data set, image size, epochs, newest checkpoint, number of
+        classes (blank when unconditional), best FID."""
         shape = f"{self.cfg['image_size']}x{self.cfg['image_size']}x{self.cfg['channels']}" if self.cfg else "?"
+        classes = len(self.class_names) if self.class_names else ""
         return (self.number, dataset_label(self.cfg) if self.cfg else "unreadable config", shape,
-                self.epochs_trained, self.newest or "none", "" if self.best_fid is None else f"{self.best_fid:.4g}")
+                self.epochs_trained, self.newest or "none", classes,
+                "" if self.best_fid is None else f"{self.best_fid:.4g}")
 
 
 def dataset_label(cfg):
@@ -167,8 +177,10 @@ def resume_command(fields, root, summary, scripts_dir=REPO):
     return command + [str(summary.number), str(epochs)]
 
 
-def generate_command(root, summary, num, seed="", epoch="", out_dir=None, scripts_dir=REPO):
-    """generate_img.py for a session; seed and epoch may be blank (a fresh seed, the newest epoch)."""
+def generate_command(root, summary, num, seed="", epoch="", out_dir=None, class_name="", scripts_dir=REPO):
+    """generate_img.py for a session; seed and epoch may be blank (a fresh seed, the newest epoch).
+    class_name: one class of a conditional session (a name or an index), or blank / ALL_CLASSES
+    for every class; refused as the script refuses it."""
     if summary.cfg is None:
         raise UserError(summary.problem)
     count = cli.parse_count(num, "Number of images", minimum=1)
@@ -181,8 +193,16 @@ def generate_command(root, summary, num, seed="", epoch="", out_dir=None, script
         raise UserError(f"Session {summary.number} has no checkpoint yet: train it first.")
     if str(seed).strip():
         command += ["--seed", str(cli.parse_count(seed, "Seed"))]
+    picked = class_name.strip() if class_name.strip() != ALL_CLASSES else ""
+    class_lib.choose(summary.class_names, [picked] if picked else [], summary.number, option="the Class choice")
+    command += ["--class", picked] if picked else []
     command += ["--out", str(out_dir)] if out_dir else []
     return command + [str(summary.number), str(summary.cfg["noise_dim"]), str(count)]
+
+
+def class_choices(summary):
+    """The Generate box's class choices: every class, then each class by name; none when unconditional."""
+    return [ALL_CLASSES, *summary.class_names] if summary is not None and summary.class_names else []
 
 
 def output_folder(folder, class_name):
@@ -191,6 +211,12 @@ def output_folder(folder, class_name):
     if not name or name in (".", "..") or "/" in name or os.sep in name:
         raise UserError(f"Class name '{class_name}' must be one folder name, e.g. sneaker.")
     return Path(folder) / name
+
+
+def save_folder(summary, folder, class_name):
+    """Where Save to folder sends generate_img.py: a conditional session writes FOLDER/<class>/ itself,
+    an unconditional one is the single class CLASS_NAME, in FOLDER/CLASS_NAME."""
+    return Path(folder) if summary.class_names else output_folder(folder, class_name)
 
 
 def default_class_name(cfg):

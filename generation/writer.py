@@ -5,6 +5,8 @@ Files are named img_000001.png, img_000002.png, ... so they sort in generation o
 never overwrites: in a folder that already holds img_N.png files the numbering continues after
 the highest N. Every PNG is written atomically (imaging.write_png), and the writer stops between
 two files on Ctrl-C, so the folder holds whole files only, numbered without gaps.
+A conditional session's run writes each class into a folder of its own (generate_classes), each
+numbered this way.
 """
 import re
 import threading
@@ -16,12 +18,14 @@ from pathlib import Path
 import numpy as np
 
 import models
+from generation.classes import class_folders
 from utils import imaging
 from utils.console import ProgressReport
 from utils.errors import UserError
 
 MIN_DIGITS = 6
 GRID_IMAGES = 64  # the preview grid shows at most this many images (8 x 8)
+GRID_COLUMNS = 8  # ... and of a conditional session, this many of each class, a row per class
 # Batches generated but not yet written: the writer can fall this far behind before the
 # generator waits, which keeps memory flat however many images are asked for.
 IN_FLIGHT = 2
@@ -36,6 +40,7 @@ class Result:
     width: int            # digits in the file names
     grid: Path = None     # None when interrupted: the preview is written only after a full run
     interrupted: bool = False
+    class_name: str = None  # the class of a conditional session's run, else None
 
     def name(self, index):
         return image_name(index, self.width)
@@ -113,8 +118,85 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     batch, so the same checkpoint, seed and batch size give byte-identical files.
     A Ctrl-C stops the run cleanly: the Result says how many images were written.
     """
-    cfg = state.cfg
-    out_dir = Path(out_dir)
+    result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, GRID_IMAGES)
+    if not result.interrupted:
+        tiles = imaging.to_uint8(preview)
+        # Small images are enlarged (nearest neighbour) so the preview is viewable.
+        result.grid = _write_grid(imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1])), grid_path)
+    return result
+
+
+@dataclass
+class Run:
+    """What a run of generate_img.py wrote: one Result, or one per class of a conditional session."""
+    results: list        # in label order; only the last can be interrupted
+    grid: Path = None    # None when interrupted
+    by_class: bool = False
+
+    @property
+    def interrupted(self):
+        return self.results[-1].interrupted
+
+    def report(self, count):
+        """The line that tells a person where the images are, or how far an interrupted run got."""
+        last = self.results[-1]
+        if self.interrupted:
+            names = f", {last.name(last.first)} .. {last.name(last.first + last.written - 1)}" if last.written else ""
+            before = [r.class_name for r in self.results[:-1]]
+            complete = f" (the classes before it are complete: {', '.join(before)})" if before else ""
+            return (f"Interrupted: {last.written} of {count} images written to {last.folder}{names}; "
+                    f"every file there is complete{complete}.")
+        if not self.by_class:
+            return f"Done: {last.written} images in {last.folder}; preview grid: {self.grid}"
+        return (f"Done: {count} images of each of {len(self.results)} classes in {last.folder.parent}, a folder "
+                f"per class ({', '.join(r.folder.name for r in self.results)}); preview grid: {self.grid}")
+
+
+def generate_run(state, count, seed, out_dir, grid_path, classes=None, batch_size=256):
+    """generate() for an unconditional session (classes None), else generate_classes(); a Run."""
+    if classes is None:
+        result = generate(state, count, seed, out_dir, grid_path, batch_size)
+        return Run([result], result.grid)
+    return generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size)
+
+
+def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size=256):
+    """Write `count` images of each class index in `classes` (ascending) into out_dir/<class folder>/
+    (classes.class_folders), numbered per folder as generate() numbers one, and a preview grid with
+    a row per class: its first GRID_COLUMNS images, named.
+
+    Every class draws its latents from the same seed, so image i of every class comes from the same
+    noise (a grid column shows one latent across the classes), and a run for some classes writes
+    the very files a run for all of them writes for those classes.
+    """
+    folders = class_folders(state.class_names)
+    run, previews = Run([], by_class=True), []
+    for index in classes:
+        name = state.class_names[index]
+        result, preview = _write_images(state, count, seed, Path(out_dir) / folders[index], batch_size,
+                                        GRID_COLUMNS, np.full(count, index, np.int32), name)
+        run.results.append(result)
+        previews.append(preview)
+        if result.interrupted:
+            return run
+    tiles = imaging.to_uint8(np.concatenate(previews))
+    names = [state.class_names[index] for index in classes]
+    run.grid = _write_grid(imaging.class_grid(tiles, names), grid_path)
+    return run
+
+
+def check_class_folders(out_dir, folders):
+    """Refuse class folders that are files, before the model load and before any class is written."""
+    for folder in folders:
+        path = Path(out_dir) / folder
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{path} is a file, but the images of class {folder} go into a folder of that name. "
+                            "Move the file away, or pass another folder to --out.")
+
+
+def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, class_name=None):
+    """(Result, the first `keep` images in [-1, 1]) of writing `count` images into out_dir;
+    labels: (count,) class indices for a conditional generator, else None."""
     first = next_index(out_dir)
     width = max(MIN_DIGITS, len(str(first + count - 1)))
     try:
@@ -124,18 +206,20 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     if first > 1:
         print(f"{out_dir} already holds images up to {image_name(first - 1, width)}: numbering continues at "
               f"{image_name(first, width)} (existing files are never overwritten).")
-    print(f"Writing {count} images to {out_dir}: {image_name(first, width)} .. {image_name(first + count - 1, width)}")
+    of_class = "" if class_name is None else f" of {class_name}"
+    print(f"Writing {count} images{of_class} to {out_dir}: {image_name(first, width)} .. "
+          f"{image_name(first + count - 1, width)}")
 
     writer = _Writer(out_dir, width)
     progress = ProgressReport(count, "images written", unit_name="image")
-    preview = []  # the first GRID_IMAGES images of this run, in [-1, 1]
+    preview = []  # the first `keep` images of this run, in [-1, 1]
     pending = deque()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
     try:
-        for images in models.sample_batches(state.ema_generator, cfg, count, seed, batch_size):
-            if done < GRID_IMAGES:
-                preview.append(images[:GRID_IMAGES - done])
+        for images in models.sample_batches(state.ema_generator, state.cfg, count, seed, batch_size, labels):
+            if done < keep:
+                preview.append(images[:keep - done])
             pending.append(pool.submit(writer.write, images, first + done))
             done += len(images)
             # Wait for the oldest batch only when too many are queued, or at the end.
@@ -151,19 +235,15 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
         pool.shutdown(wait=True, cancel_futures=True)
     if progress.bar and not finished:
         print()  # the bar leaves the cursor at the end of its line
-    result = Result(out_dir, first, writer.written, width, interrupted=not finished)
-    if finished:
-        result.grid = _write_grid(np.concatenate(preview), grid_path)
-    return result
+    result = Result(out_dir, first, writer.written, width, interrupted=not finished, class_name=class_name)
+    return result, np.concatenate(preview) if finished else None
 
 
-def _write_grid(images, path):
+def _write_grid(canvas, path):
     path = Path(path)
-    tiles = imaging.to_uint8(images)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Small images are enlarged (nearest neighbour) so the preview is viewable.
-        imaging.write_png(path, imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1])))
+        imaging.write_png(path, canvas)
     except OSError as e:
         raise UserError(f"Writing the grid {path} failed ({e.strerror or e}); the images themselves are "
                         "complete. Pass another file to --grid.") from None

@@ -1,5 +1,7 @@
 """Shared fixtures: tiny configs, image folders and trained sessions, all in temporary folders."""
+import gzip
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,15 @@ def make_image_folder(folder, count=8, size=(40, 36), mode="RGB", seed=0):
     return folder
 
 
+def write_idx(folder, images, labels):
+    """Fashion-MNIST's training files (IDX, gzipped): (N, 28, 28) uint8 images and their (N,) labels."""
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, len(images), 28, 28) + images.tobytes())
+    with gzip.open(folder / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
 def snapshot(folder):
     """{relative path: bytes} of every file below folder: compare to prove nothing changed."""
     folder = Path(folder)
@@ -70,12 +81,23 @@ def rgb_session(tmp_path_factory):
     return base / "ckpts", 3
 
 
+@pytest.fixture(scope="session")
+def conditional_session(tmp_path_factory):
+    """(checkpoint root, session number): conditional, 28x28x1, trained 1 epoch on 16 images in
+    Fashion-MNIST's IDX format, so its classes are Fashion-MNIST's ten, 'T-shirt/top' first."""
+    base = tmp_path_factory.mktemp("conditional")
+    rng = np.random.default_rng(0)
+    write_idx(base / "idx", rng.integers(0, 256, (16, 28, 28), dtype=np.uint8), np.arange(16) % 10)
+    train_session(base / "ckpts", 4, 1, base / "idx", "--set", "conditional=true")
+    return base / "ckpts", 4
+
+
 # The fast tier (make test-fast) leaves out whole training runs and subprocess faults: modules
 # that train or kill real sessions, and any test that needs a trained session fixture or the
 # InceptionV3 extractor (its build and each FID's 2048-d eigendecompositions take seconds apiece).
 SLOW_MODULES = {"test_train", "test_faults", "test_scale", "test_generate", "test_fid", "test_app_gui", "test_bench",
                 "test_readme", "test_lock", "test_evaluate"}
-SLOW_FIXTURES = {"gray_session", "rgb_session", "trained", "session", "root", "extractor"}
+SLOW_FIXTURES = {"gray_session", "rgb_session", "conditional_session", "trained", "session", "root", "extractor"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -18,6 +18,7 @@ import DCGAN_train
 import generate_img
 from conftest import REPO, run_script
 from data import datasets
+from data.labels import FASHION_MNIST_CLASSES
 from utils.errors import UserError
 
 METRICS = {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
@@ -50,7 +51,7 @@ def form(**changes):
 def test_sessions_are_listed_with_their_data_size_epochs_and_checkpoints(root):
     (summary,) = ctl.list_sessions(root)
     assert (summary.number, summary.checkpoints, summary.epochs_trained, summary.best_fid) == (1, [1, 2], 2, None)
-    assert summary.row() == (1, "folder images", "28x28x1", 2, 2, "")
+    assert summary.row() == (1, "folder images", "28x28x1", 2, 2, "", "")  # no classes: unconditional
     assert ctl.next_session_number(root) == 2
 
 
@@ -178,6 +179,39 @@ def test_generate_command_with_and_without_seed_epoch_and_folder(root, session, 
     assert (args.training, args.noise_dim, args.num, args.epoch, args.seed, args.out) == \
         ("1", "100", "5000", "1", "7", str(out))
     assert ctl.grid_path(session) == session.folder / "grid.png"
+
+
+def test_a_conditional_session_lists_its_number_of_classes_and_offers_each(conditional_session, session):
+    root, number = conditional_session
+    summary = ctl.summarize(root, number)
+    assert summary.row() == (number, f"fashion_mnist ({summary.cfg['data_dir']})", "28x28x1", 1, 1, 10, "")
+    assert ctl.class_choices(summary) == ["all classes", *FASHION_MNIST_CLASSES]
+    assert ctl.class_choices(session) == [] and ctl.class_choices(None) == []
+
+
+def test_generate_command_with_a_class_and_the_per_class_save_folder(conditional_session, tmp_path):
+    root, number = conditional_session
+    summary = ctl.summarize(root, number)
+    script = [sys.executable, str(REPO / "generate_img.py"), "--checkpoint-root", str(root)]
+    for every in ("", "all classes"):
+        assert ctl.generate_command(root, summary, "3", class_name=every) == script + [str(number), "100", "3"]
+    # A conditional session's images go to FOLDER/<class>/, which the script makes: FOLDER itself is --out.
+    out = ctl.save_folder(summary, tmp_path, "ignored")
+    assert out == tmp_path
+    command = ctl.generate_command(root, summary, "5", seed="7", out_dir=out, class_name=" T-shirt/top ")
+    assert command == script + ["--seed", "7", "--class", "T-shirt/top", "--out", str(tmp_path), str(number), "100", "5"]
+    args = generate_img.parse_args(command[2:])
+    assert (args.classes, args.out, args.num) == (["T-shirt/top"], str(tmp_path), "5")
+    assert ctl.generate_command(root, summary, "5", class_name="8")[-5:-3] == ["--class", "8"]
+    with pytest.raises(UserError, match=r"has no class 'Shoe'\. Its classes, by index: 0 T-shirt/top, .*9 Ankle boot\. "
+                                        r"Pick one of these names or indices with the Class choice\."):
+        ctl.generate_command(root, summary, "5", class_name="Shoe")
+
+
+def test_an_unconditional_session_saves_into_the_class_folder_and_takes_no_class(root, session, tmp_path):
+    assert ctl.save_folder(session, tmp_path, " sneaker ") == tmp_path / "sneaker"
+    with pytest.raises(UserError, match="trained without classes"):
+        ctl.generate_command(root, session, "5", class_name="sneaker")
 
 
 @pytest.mark.parametrize("kwargs, message", [

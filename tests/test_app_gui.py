@@ -142,6 +142,35 @@ def test_fid_button_shows_the_number_or_the_scripts_error(window, tmp_path):
     assert window.errors == ["The InceptionV3 weights cannot be downloaded: no network."]
 
 
+def test_a_conditional_session_picks_its_class_and_saves_a_folder_per_class(display, conditional_session, tmp_path,
+                                                                           monkeypatch):
+    root = tmp_path / "ckpts"
+    shutil.copytree(conditional_session[0], root)
+    number = conditional_session[1]
+    tk_root, window = tk.Tk(screenName=display), None
+    try:
+        window = app_module.App(tk_root, root)
+        window.errors = []
+        window.show_error = lambda message, title="": window.errors.append(message)
+        window.select(number)
+        assert window.tree.item(str(number))["values"][5] == 10  # the Classes column
+        assert window.class_box.cget("values")[:2] == ("all classes", "T-shirt/top")
+        assert window.gen["class"].get() == "all classes"
+        assert str(window.entries["class_name"].cget("state")) == "disabled"
+        window.gen["num"].set("2")
+        window.gen["class"].set("Bag")
+        monkeypatch.setattr(app_module.filedialog, "askdirectory", lambda **_: str(tmp_path / "synthetic"))
+        window.save_to_folder()
+        wait_for(window, lambda: not window.jobs)
+        assert window.errors == []
+        assert sorted(p.name for p in (tmp_path / "synthetic").iterdir()) == ["Bag"]
+        assert sorted(p.name for p in (tmp_path / "synthetic" / "Bag").iterdir()) == ["img_000001.png", "img_000002.png"]
+    finally:
+        for job in window.jobs.values() if window else ():
+            job.process.kill()
+        tk_root.destroy()
+
+
 def test_screenshot_saves_the_drawn_window(screenshot):
     process, path = screenshot
     stdout, stderr = process.communicate(timeout=150)

@@ -3,6 +3,8 @@
 The sessions are copied first, because a run writes into its session folder (generated/, grid.png)
 and the conftest sessions are shared with other test files.
 """
+import contextlib
+import io
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -266,3 +268,187 @@ def test_augmented_folders_load_as_a_class_per_folder_dataset(cli_runs):
     assert np.bincount(labels).tolist() == [5, 10]
     images = np.concatenate([x.numpy() for x, _ in dataset])
     assert images.shape == (15, 28, 28, 1)
+
+
+# --- Conditional sessions: a folder per class ------------------------------------------------------
+
+FASHION_FOLDERS = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+
+
+@pytest.fixture(scope="module")
+def class_runs(conditional_session, tmp_path_factory):
+    """Runs on the conditional session, 3 images a class, seed 5, batches of 2; all and picked are the
+    script's real runs (at once), again and more its main() in this process, after them:
+
+    all: every class -> all/<class>/, grid all.png;  again: the same -> again/
+    picked: --class by name, by index and by folder name -> picked/, grid picked.png
+    more: --class Bag with seed 6 -> picked/ again, on top of picked's files
+    """
+    base = tmp_path_factory.mktemp("class_runs")
+    root, number = conditional_session
+    common = ["--checkpoint-root", root, number, 100, 3, "--seed", 5, "--batch-size", 2]
+    runs = {
+        "all": [*common, "--out", base / "all", "--grid", base / "all.png"],
+        "picked": [*common, "--out", base / "picked", "--grid", base / "picked.png",
+                   "--class", "Sneaker", "--class", 8, "--class", "T-shirt_top", "--class", "Bag"],
+    }
+    with ThreadPoolExecutor(len(runs)) as pool:
+        results = dict(zip(runs, pool.map(lambda args: run_script(SCRIPT, *args), runs.values())))
+    for name, result in results.items():
+        assert result.returncode == 0, f"run {name}: {result.stdout}{result.stderr}"
+    picked_files = snapshot(base / "picked")
+    for name, args in (("again", [*common, "--out", base / "again", "--grid", base / "again.png"]),
+                       ("more", ["--checkpoint-root", root, number, 100, 3, "--seed", 6, "--class", "Bag",
+                                 "--out", base / "picked", "--grid", base / "more.png"])):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            assert _main(args) == 0, name
+        results[name] = printed.getvalue()
+    return base, results, picked_files
+
+
+def test_a_conditional_run_writes_num_images_of_each_class_into_its_folder(class_runs):
+    import keras
+    from generation.classes import class_folders
+    from data.labels import FASHION_MNIST_CLASSES
+    base, results, _ = class_runs
+    assert class_folders(FASHION_MNIST_CLASSES) == FASHION_FOLDERS
+    assert sorted(p.name for p in (base / "all").iterdir()) == sorted(FASHION_FOLDERS)
+    for folder in FASHION_FOLDERS:
+        assert _files(base / "all" / folder) == _names(1, 3)
+    # Keras sorts the folders by name, which is not Fashion-MNIST's label order ...
+    dataset = keras.utils.image_dataset_from_directory(
+        base / "all", image_size=(28, 28), color_mode="grayscale", batch_size=8, shuffle=False)
+    assert dataset.class_names == sorted(FASHION_FOLDERS)
+    labels = np.concatenate([y.numpy() for _, y in dataset])
+    assert np.bincount(labels).tolist() == [3] * 10
+    # ... and the session's class_names in folder form, passed as class_names, give the label order.
+    ordered = keras.utils.image_dataset_from_directory(
+        base / "all", image_size=(28, 28), color_mode="grayscale", batch_size=8, shuffle=False,
+        class_names=FASHION_FOLDERS)
+    assert ordered.class_names == FASHION_FOLDERS
+    labels = np.concatenate([y.numpy() for _, y in ordered])
+    assert labels.tolist() == [label for label in range(10) for _ in range(3)]
+    by_label = np.concatenate([x.numpy() for x, _ in ordered])[..., 0].astype(np.uint8)
+    assert np.array_equal(by_label[3 * 8 + 1], _read(base / "all" / "Bag" / "img_000002.png")[1])
+    out = results["all"].stdout
+    assert "Writing 3 images of T-shirt/top to" in out and "a folder per class" in out
+
+
+def test_the_same_seed_rewrites_every_class_byte_identically_and_classes_differ(class_runs):
+    base, _, _ = class_runs
+    files = snapshot(base / "all")
+    assert snapshot(base / "again") == files and len(files) == 30
+    assert files["Bag/img_000001.png"] != files["Sneaker/img_000001.png"]
+
+
+def test_class_picks_by_name_index_and_folder_name_write_those_classes_files(class_runs):
+    base, results, picked_files = class_runs
+    everything = snapshot(base / "all")
+    # Each class once, in label order; a class's files do not depend on which others are picked.
+    assert sorted({name.split("/")[0] for name in picked_files}) == ["Bag", "Sneaker", "T-shirt_top"]
+    assert picked_files == {name: everything[name] for name in picked_files}
+    out = results["picked"].stdout
+    assert out.index("of T-shirt/top") < out.index("of Sneaker") < out.index("of Bag")
+
+
+def test_numbering_continues_per_class_folder(class_runs):
+    base, results, picked_files = class_runs
+    assert _files(base / "picked" / "Bag") == _names(1, 6)
+    assert _files(base / "picked" / "Sneaker") == _names(1, 3)
+    now = snapshot(base / "picked")
+    assert {name: now[name] for name in picked_files} == picked_files, "earlier files changed"
+    assert "numbering continues at img_000004.png" in results["more"]
+
+
+def test_the_preview_grid_has_a_named_row_per_class_in_label_order(class_runs):
+    base, _, _ = class_runs
+    mode, grid = _read(base / "all.png")
+    # Ten rows of (28 + 2 pad) enlarged 2x, plus the outer pad; three columns plus the name margin.
+    assert mode == "L" and grid.shape[0] == 10 * 30 * 2 + 4
+    margin = grid.shape[1] - (3 * 30 * 2 + 4)
+    assert margin > 40
+    for row, folder in enumerate(FASHION_FOLDERS):
+        for column in range(3):
+            top, left = 4 + row * 60, margin + 4 + column * 60
+            tile = _read(base / "all" / folder / f"img_{column + 1:06d}.png")[1].repeat(2, 0).repeat(2, 1)
+            assert np.array_equal(grid[top:top + 56, left:left + 56], tile), (folder, column)
+    assert _read(base / "picked.png")[1].shape[0] == 3 * 30 * 2 + 4  # the three picked classes
+
+
+def test_an_unknown_class_is_refused_with_the_list_before_tensorflow_loads(conditional_session, tmp_path,
+                                                                            poisoned_tensorflow):
+    root, number = conditional_session
+    before = snapshot(root)
+    for wanted in ("Shoe", "10"):
+        result = run_script(SCRIPT, "--checkpoint-root", root, number, 100, 3, "--class", "Bag", "--class", wanted,
+                            "--out", tmp_path / "out", env=poisoned_tensorflow)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith(f"error: Session {number} has no class '{wanted}'. Its classes, by index: "
+                                        "0 T-shirt/top, 1 Trouser, 2 Pullover,")
+        assert "9 Ankle boot. Pick one of these names or indices with --class." in result.stderr
+    assert snapshot(root) == before and not (tmp_path / "out").exists()
+
+
+def test_class_on_an_unconditional_session_is_refused(sessions_copy, tmp_path, poisoned_tensorflow):
+    root, number = sessions_copy["gray"]
+    before = snapshot(root)
+    result = run_script(SCRIPT, "--checkpoint-root", root, number, 100, 3, "--class", "0", "--out", tmp_path / "out",
+                        env=poisoned_tensorflow)
+    assert result.returncode == 2 and "trained without classes" in result.stderr and "leave it out" in result.stderr
+    assert snapshot(root) == before and not (tmp_path / "out").exists()
+
+
+def test_a_file_where_a_class_folder_goes_is_refused_before_any_class_is_written(conditional_session, tmp_path,
+                                                                                  capsys):
+    root, number = conditional_session
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "Bag").write_text("not a folder")
+    before = snapshot(root)
+    assert _main(["--checkpoint-root", root, number, 100, 2, "--out", tmp_path / "out",
+                  "--grid", tmp_path / "grid.png"]) == 2
+    assert "out/Bag is a file" in capsys.readouterr().err
+    assert _files(tmp_path / "out") == ["Bag"] and not (tmp_path / "grid.png").exists()
+    assert snapshot(root) == before
+
+
+def test_ctrl_c_in_a_class_keeps_the_classes_before_it_and_exits_130(conditional_session, tmp_path, monkeypatch,
+                                                                     capsys):
+    from training import state as session_state
+    root, number = conditional_session
+    real_load = session_state.load_session
+
+    def load_with_interrupt(*args, **kwargs):
+        state, epoch = real_load(*args, **kwargs)
+        generator, calls = state.ema_generator, []
+
+        def interrupted_on_third_call(*a, **k):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return generator(*a, **k)
+        state.ema_generator = interrupted_on_third_call
+        return state, epoch
+
+    monkeypatch.setattr(session_state, "load_session", load_with_interrupt)
+    out = tmp_path / "out"
+    # Two images a class in one batch: the third generator call is the third class's.
+    assert _main(["--checkpoint-root", root, number, 100, 2, "--seed", 1, "--out", out,
+                  "--grid", tmp_path / "grid.png"]) == 130
+    assert _files(out / "T-shirt_top") == _names(1, 2) and _files(out / "Trouser") == _names(1, 2)
+    assert _files(out / "Pullover") == [] and not (out / "Dress").exists()
+    assert "(the classes before it are complete: T-shirt/top, Trouser)" in capsys.readouterr().out
+    assert not (tmp_path / "grid.png").exists()
+
+
+@pytest.mark.parametrize("names, message", [
+    (["a/b", "a_b"], "'a/b' and 'a_b' would both be written to the folder a_b"),
+    (["Cat", "cat"], "'Cat' and 'cat' would both be written to the folder cat"),
+])
+def test_class_names_that_would_share_a_folder_are_refused(names, message):
+    from generation.classes import class_folders
+    from utils.errors import UserError
+    with pytest.raises(UserError, match=message):
+        class_folders(names, 4)
+    assert class_folders(["a/b", "c\\d", ".e", "f"], 4) == ["a_b", "c_d", "_e", "f"]

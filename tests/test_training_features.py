@@ -1,8 +1,6 @@
 """Conditional sessions, augmentation with ADA, precisions and synchronized batchnorm, trained for real."""
 import csv
-import gzip
 import shutil
-import struct
 import subprocess
 import sys
 
@@ -11,7 +9,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from conftest import REPO, TINY, make_image_folder, run_script
+from conftest import REPO, TINY, make_image_folder, run_script, write_idx
 from test_scale import MIRRORED
 
 
@@ -81,14 +79,6 @@ def test_a_conditional_folder_with_an_image_at_the_top_is_refused_before_trainin
                         "--set", "conditional=true")
     assert result.returncode == 2 and "stray.png" in result.stderr and "subfolder" in result.stderr
     assert not (tmp_path / "ck" / "training_1").exists()
-
-
-def write_idx(folder, images, labels):
-    folder.mkdir(parents=True)
-    with gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, len(images), 28, 28) + images.tobytes())
-    with gzip.open(folder / "train-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
 
 
 def test_a_conditional_session_trains_under_the_mirrored_strategy_on_two_devices(tmp_path):

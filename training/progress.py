@@ -59,7 +59,7 @@ class SessionProgress:
         row_names: the class of each row of samples (a conditional session's grid), or None."""
         self.images_dir.mkdir(parents=True, exist_ok=True)
         tiles = imaging.to_uint8(samples)
-        canvas = class_grid(tiles, row_names) if row_names else imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1]))
+        canvas = imaging.class_grid(tiles, row_names) if row_names else imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1]))
         imaging.write_png(self.epoch_image(epoch), canvas)
         self._write_rows(self.rows() + [dict(metrics, epoch=epoch)])
         self._tensorboard(epoch, canvas, metrics)
@@ -85,14 +85,6 @@ class SessionProgress:
         rows = self.rows()
         if rows:
             imaging.write_atomic(self.plot_path, lambda t: _plot(rows, t))
-
-
-def class_grid(tiles, row_names, pad=2):
-    """(rows * columns, H, W, C) uint8 tiles, row by row -> a grid with each row's class name beside it."""
-    scale = max(1, 64 // tiles.shape[1])
-    columns = len(tiles) // len(row_names)
-    canvas = imaging.grid(tiles, columns=columns, pad=pad, scale=scale)
-    return imaging.name_rows(canvas, row_names, (tiles.shape[1] + pad) * scale, pad * scale)
 
 
 def _plot(rows, path):

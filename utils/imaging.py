@@ -64,6 +64,15 @@ def name_rows(canvas, names, row_height, pad=2):
     return result[..., None] if channels == 1 else result
 
 
+def class_grid(tiles, row_names, pad=2):
+    """(rows * columns, H, W, C) uint8 tiles, row by row -> a grid with each row's class name beside it,
+    small tiles enlarged (nearest neighbour) to about 64 pixels so the grid is viewable."""
+    scale = max(1, 64 // tiles.shape[1])
+    columns = len(tiles) // len(row_names)
+    canvas = grid(tiles, columns=columns, pad=pad, scale=scale)
+    return name_rows(canvas, row_names, (tiles.shape[1] + pad) * scale, pad * scale)
+
+
 def write_atomic(path, write):
     """Call write(temporary_path), then rename it to path. The temporary name is unique, so two
     processes writing the same target never write into one file. The file gets the mode any
