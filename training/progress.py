@@ -88,13 +88,23 @@ class SessionProgress:
 
 
 def _plot(rows, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    figure = plot_figure(rows)
+    figure.savefig(path, format="png", dpi=100)
+
+
+def plot_figure(rows):
+    """losses.png as a matplotlib Figure: losses, discriminator accuracy, FID when an epoch has
+    one, r_t and augment p when an epoch has r_t. A Figure of its own, not pyplot's, so nothing
+    global is left open."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in rows]
     scored = [r for r in rows if r.get("fid") is not None]
-    fig, axes = plt.subplots(1, 3 if scored else 2, figsize=(16 if scored else 11, 4))
+    signalled = [r for r in rows if r.get("r_t") is not None]
+    panels = 2 + bool(scored) + bool(signalled)
+    fig = Figure(figsize=(5 * panels + 1, 4))
+    axes = fig.subplots(1, panels)
     losses, accuracy = axes[:2]
     losses.plot(epochs, [r["g_loss"] for r in rows], marker=".", label="generator")
     losses.plot(epochs, [r["d_loss"] for r in rows], marker=".", label="discriminator")
@@ -102,13 +112,25 @@ def _plot(rows, path):
     accuracy.plot(epochs, [r["d_acc_real"] for r in rows], marker=".", label="D on real")
     accuracy.plot(epochs, [r["d_acc_fake"] for r in rows], marker=".", label="D on fake")
     accuracy.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="Discriminator accuracy")
+    legends = [losses, accuracy]
     if scored:
         axes[2].plot([r["epoch"] for r in scored], [r["fid"] for r in scored], marker="o", color="tab:green")
         axes[2].set(xlabel="epoch", ylabel="FID (lower is better)", title="FID")
+    if signalled:
+        overfit = axes[-1]
+        overfit.plot([r["epoch"] for r in signalled], [r["r_t"] for r in signalled], marker=".", label="r_t")
+        augmented = [r for r in rows if r.get("augment_p") is not None]
+        if augmented:
+            overfit.plot([r["epoch"] for r in augmented], [r["augment_p"] for r in augmented], marker=".",
+                         label="augment p")
+        overfit.set(xlabel="epoch", ylim=(0, 1), title="Overfitting signal r_t and augment p")
+        legends.append(overfit)
     for ax in axes:
         ax.grid(alpha=0.3)
-    for ax in (losses, accuracy):
+        # Epochs are whole numbers: a short run would otherwise get ticks at 1.5, 2.5. One integer
+        # is enough: a single FID epoch spans 1.9..2.1, where the default of two falls back to fractions.
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    for ax in legends:
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+    return fig

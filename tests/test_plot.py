@@ -1,0 +1,59 @@
+"""losses.png: whole-epoch ticks on every panel, and the r_t / augment p panel only when r_t was recorded."""
+import imageio.v3 as iio
+import pytest
+
+from training import progress
+
+
+def rows(epochs=3, r_t=True, fid_at=None):
+    """metrics.csv rows as SessionProgress.rows() reads them: blank cells are None."""
+    return [{"epoch": float(e), "g_loss": 0.7 + 0.1 * e, "d_loss": 1.4 - 0.1 * e, "d_acc_real": 0.5, "d_acc_fake": 0.6,
+             "r_t": 0.2 * e if r_t else None, "seconds": 1.0, "images_per_sec": 8.0,
+             "fid": 40.0 / e if e == fid_at else None, "augment_p": 0.1 * e if r_t else None}
+            for e in range(1, epochs + 1)]
+
+
+def visible_ticks(ax):
+    low, high = ax.get_xlim()
+    return [t for t in ax.get_xticks() if low <= t <= high]
+
+
+def test_three_epochs_are_ticked_1_2_3_on_every_panel(tmp_path):
+    path = tmp_path / "losses.png"
+    progress._plot(rows(fid_at=2), path)
+    assert iio.improps(path).shape[:2] == (400, 2100)  # four panels, 5 inches each and one more, at 100 dpi
+    figure = progress.plot_figure(rows(fid_at=2))
+    assert [ax.get_title() for ax in figure.axes] == ["Losses", "Discriminator accuracy", "FID",
+                                                      "Overfitting signal r_t and augment p"]
+    # Without an integer locator matplotlib ticks 1.0, 1.25, 1.5, ... for three epochs; the FID
+    # panel, one epoch wide, 1.9, 1.95, ...
+    assert [visible_ticks(ax) for ax in figure.axes] == [[1, 2, 3], [1, 2, 3], [2], [1, 2, 3]]
+
+
+def test_a_one_epoch_run_is_ticked_1():
+    figure = progress.plot_figure(rows(epochs=1, fid_at=1))
+    assert [visible_ticks(ax) for ax in figure.axes] == [[1]] * 4
+
+
+def test_the_overfitting_panel_shows_r_t_and_augment_p_on_0_to_1():
+    figure = progress.plot_figure(rows())
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == ["Losses", "Discriminator accuracy", "Overfitting signal r_t and augment p"]
+    overfit = figure.axes[2]
+    assert overfit.get_ylim() == (0, 1)
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in overfit.get_lines()}
+    assert lines == {"r_t": ([1, 2, 3], pytest.approx([0.2, 0.4, 0.6])),
+                     "augment p": ([1, 2, 3], pytest.approx([0.1, 0.2, 0.3]))}
+
+
+def test_rows_without_r_t_keep_the_two_panels_and_a_fid_third():
+    assert [ax.get_title() for ax in progress.plot_figure(rows(r_t=False)).axes] == ["Losses", "Discriminator accuracy"]
+    with_fid = rows(r_t=False, fid_at=3)
+    assert [ax.get_title() for ax in progress.plot_figure(with_fid).axes] == ["Losses", "Discriminator accuracy", "FID"]
+
+
+def test_r_t_recorded_on_some_epochs_only_is_drawn_where_it_was():
+    mixed = rows()
+    mixed[0]["r_t"] = mixed[0]["augment_p"] = None  # a session begun before r_t was recorded
+    overfit = progress.plot_figure(mixed).axes[2]
+    assert [list(line.get_xdata()) for line in overfit.get_lines()] == [[2, 3], [2, 3]]
