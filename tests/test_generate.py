@@ -216,9 +216,9 @@ def test_session_and_path_errors_exit_2_and_write_nothing(sessions_copy, tmp_pat
     assert snapshot(root) == before and not out.exists() and not (tmp_path / "grid.jpg").exists()
 
 
-def test_ctrl_c_leaves_whole_files_and_exits_130(sessions_copy, tmp_path, monkeypatch, capsys):
-    from training import sessions, state as session_state
-    root, number = sessions_copy["gray"]
+def interrupt_on_third_generator_call(monkeypatch):
+    """Loaded sessions' averaged generators raise KeyboardInterrupt (Ctrl-C) on their third call."""
+    from training import state as session_state
     real_load = session_state.load_session
 
     def load_with_interrupt(*args, **kwargs):
@@ -234,6 +234,11 @@ def test_ctrl_c_leaves_whole_files_and_exits_130(sessions_copy, tmp_path, monkey
         return state, epoch
 
     monkeypatch.setattr(session_state, "load_session", load_with_interrupt)
+
+
+def test_ctrl_c_leaves_whole_files_and_exits_130(sessions_copy, tmp_path, monkeypatch, capsys):
+    root, number = sessions_copy["gray"]
+    interrupt_on_third_generator_call(monkeypatch)
     out = tmp_path / "out"
     code = _main(["--checkpoint-root", root, number, 100, 10, "--batch-size", 2, "--seed", 1,
                   "--out", out, "--grid", tmp_path / "grid.png"])
@@ -415,23 +420,8 @@ def test_a_file_where_a_class_folder_goes_is_refused_before_any_class_is_written
 
 def test_ctrl_c_in_a_class_keeps_the_classes_before_it_and_exits_130(conditional_session, tmp_path, monkeypatch,
                                                                      capsys):
-    from training import state as session_state
     root, number = conditional_session
-    real_load = session_state.load_session
-
-    def load_with_interrupt(*args, **kwargs):
-        state, epoch = real_load(*args, **kwargs)
-        generator, calls = state.ema_generator, []
-
-        def interrupted_on_third_call(*a, **k):
-            calls.append(1)
-            if len(calls) == 3:
-                raise KeyboardInterrupt
-            return generator(*a, **k)
-        state.ema_generator = interrupted_on_third_call
-        return state, epoch
-
-    monkeypatch.setattr(session_state, "load_session", load_with_interrupt)
+    interrupt_on_third_generator_call(monkeypatch)
     out = tmp_path / "out"
     # Two images a class in one batch: the third generator call is the third class's.
     assert _main(["--checkpoint-root", root, number, 100, 2, "--seed", 1, "--out", out,
