@@ -4,13 +4,16 @@
     python compute_fid.py --real data/hands --fake checkpoints/training_2/generated
     python compute_fid.py --sessions 1 2 3 --num 10000 # one row per session, sorted by FID
     python compute_fid.py --prdc --copies 1000         # also precision/recall, and training images copied?
+    python compute_fid.py --per-class --num 5000       # a conditional session: also the FID of each class
 
 --real and --fake each take an image folder, a dataset name (fashion_mnist, mnist), a folder with
 IDX files or a .npz statistics file; --fake also takes a session number N, whose newest
-checkpoint generates --num images in memory. Without --real, the real set is the session's own
-training data. Images are brought to the session's image size (--image-size when no session is
-involved), then resized bilinearly to 299x299 for Keras' ImageNet InceptionV3. Lower is better;
-values compare runs of this tool with equal image counts, not published tables.
+checkpoint generates --num images in memory (of a conditional session: its classes in the training
+set's proportions). Without --real, the real set is the session's own training data. Images are
+brought to the session's image size (--image-size when no session is involved), then resized
+bilinearly to 299x299 for Keras' ImageNet InceptionV3. Lower is better; values compare runs of this
+tool with equal image counts, not published tables. --per-class adds the FID within each class of a
+conditional session: --num generated images of the class against its training images.
 Prints 'FID: <value>' (and 'KID: <mean> ± <std>', 'precision: P' ... 'coverage: C', 'copies: S').
 """
 import argparse
@@ -20,6 +23,7 @@ from utils import cli
 from utils.errors import UserError
 
 COPIES_GRID = "copies.png"  # in the session folder
+PER_CLASS_TABLE = "fid_per_class"  # .csv and .md in the session folder
 
 
 def parse_args(argv):
@@ -47,6 +51,9 @@ def parse_args(argv):
     parser.add_argument("--copies-grid", metavar="FILE", default=None,
                         help="where --copies writes its grid (.png; default: copies.png in the session folder; "
                              "needed when --fake is not a session)")
+    parser.add_argument("--per-class", action="store_true",
+                        help="a conditional session: also the FID of each class, --num generated images of it "
+                             "against its training images (up to --num-real), as a table (CSV and Markdown)")
     parser.add_argument("--weights", metavar="WEIGHTS", default="imagenet",
                         help="imagenet (Keras downloads them once into ~/.keras/models), or the path of a local "
                              "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5; 'random' is for tests only")
@@ -64,7 +71,8 @@ def parse_args(argv):
     parser.add_argument("--save-stats-real", metavar="FILE", help="write the real side's statistics to FILE (.npz)")
     parser.add_argument("--save-stats-fake", metavar="FILE", help="write the fake side's statistics to FILE (.npz)")
     parser.add_argument("--table", metavar="PREFIX",
-                        help="with --sessions: write PREFIX.csv and PREFIX.md (default CHECKPOINT_ROOT/fid_sessions)")
+                        help="with --sessions or --per-class: write PREFIX.csv and PREFIX.md (default "
+                             "CHECKPOINT_ROOT/fid_sessions, or fid_per_class in the session folder)")
     cli.add_checkpoint_root(parser)
     return parser.parse_args(argv)
 
@@ -86,13 +94,18 @@ def check_args(args):
     if args.copies_grid and args.sessions:
         raise UserError(f"--copies-grid is for one comparison; with --sessions each session's grid goes into its "
                         f"folder as {COPIES_GRID}. Drop --copies-grid.")
+    not_a_session = args.fake is not None and not args.fake.isdigit()
+    if args.per_class and (args.sessions or args.real is not None or not_a_session):
+        raise UserError("--per-class compares one session's images of each class with its own training images of "
+                        "that class: pass the session as --fake N (or nothing, for the newest), without --real "
+                        "or --sessions.")
     if args.sessions:
         args.sessions = [cli.parse_count(n, "A session number in --sessions") for n in args.sessions]
         if args.fake or args.save_stats_fake or args.save_stats_real:
             raise UserError("--sessions compares each session's generator with one real set: "
                             "it does not combine with --fake, --save-stats-real or --save-stats-fake.")
-    elif args.table:
-        raise UserError("--table is for --sessions; a single comparison prints its result.")
+    elif args.table and not args.per_class:
+        raise UserError("--table is for --sessions and --per-class; a single comparison prints its result.")
     for path in (args.save_stats_real, args.save_stats_fake, args.table, args.copies_grid):
         if path and not Path(path).expanduser().resolve().parent.is_dir():
             raise UserError(f"{path}: the folder {Path(path).parent} does not exist. Create it first.")
@@ -170,25 +183,38 @@ def source_compute(source, cache_dir):
     return compute
 
 
-def session_side(number, state, epoch, args):
-    from metrics import sources
+def training_set(args, number, state):
+    """A conditional session's training images with their labels, else None."""
+    from metrics import classes
+    if args.per_class and not state.class_names:
+        raise UserError(f"--per-class needs a conditional session, and session {number} was trained without "
+                        "classes. Drop --per-class, or train with --set conditional=true on a labelled set.")
+    return classes.training_set(state.cfg) if state.class_names else None
+
+
+def session_side(number, state, epoch, args, loaded=None):
+    """loaded: a conditional session's training set, whose class shares its images get."""
+    from metrics import classes, sources
+    labels = None if loaded is None else classes.generated_labels(loaded.labels, len(loaded.class_names), args.num,
+                                                                   args.seed)
 
     def compute(extractor, keep, count):
         if count is None:
-            return sources.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep), \
-                "generated", None
+            return sources.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep,
+                                           labels), "generated", None
         stats, images = sources.generator_stats_with_images(state.ema_generator, state.cfg, args.num, extractor,
-                                                            args.seed, count)
+                                                            args.seed, count, labels)
         return stats, "generated", images
-    return f"session {number} at epoch {epoch} (seed {args.seed})", compute
+    shares = "" if loaded is None else ", classes in the training set's proportions"
+    return f"session {number} at epoch {epoch} (seed {args.seed}{shares})", compute
 
 
-def real_side(args, cfg):
+def real_side(args, cfg, loaded=None):
     from metrics import sources
     cache_dir = stats_cache(args, cfg)
     if args.real is not None:
         return side(args.real, image_shape(args, cfg), args.num_real, cache_dir, args.copies is not None)
-    source = sources.training_source(cfg, args.num_real)
+    source = sources.training_source(cfg, args.num_real, loaded)
     return source.label, source_compute(source, cache_dir)
 
 
@@ -209,10 +235,11 @@ def write_copies(checked, path):
 def compare_pair(args, extractor):
     from metrics import report, sources
     from training import sessions
-    number = state = epoch = None
+    number = state = epoch = loaded = None
     if args.fake is None or args.fake.isdigit():
         number, state, epoch = load_session(args, None if args.fake is None else int(args.fake))
-        fake = session_side(number, state, epoch, args)
+        loaded = training_set(args, number, state)
+        fake = session_side(number, state, epoch, args, loaded)
     elif args.real is None:
         raise UserError("--real is needed when --fake is not a session number: pass the real image folder, "
                         "dataset name or .npz statistics.")
@@ -221,7 +248,7 @@ def compare_pair(args, extractor):
         if args.copies is not None and not args.copies_grid:
             raise UserError("--copies with a --fake folder or dataset needs --copies-grid FILE for its grid of "
                             "the closest pairs (a session's grid goes into the session folder).")
-    real = real_side(args, state.cfg if state else None)
+    real = real_side(args, state.cfg if state else None, loaded)
     extractor = make_extractor(args, extractor)
     (real_stats, fake_stats), values, checked = report.measure([real, fake], extractor, args.kid, args.prdc,
                                                                args.copies)
@@ -232,18 +259,38 @@ def compare_pair(args, extractor):
     if checked is not None:
         write_copies(checked, args.copies_grid or sessions.session_dir(args.checkpoint_root, number) / COPIES_GRID)
     print("\n".join(report.result_lines(values)))
+    if args.per_class:
+        write_per_class(args, number, state, loaded, (real_stats.count, fake_stats.count, values["FID"]), extractor)
     return 0
+
+
+def write_per_class(args, number, state, loaded, overall, extractor):
+    """Prints the FID of each class as it is measured, then writes the table with the overall row."""
+    from metrics import classes, report
+    from training import sessions
+    rows = []
+    for row in classes.per_class_fid(state.ema_generator, state.cfg, loaded, extractor, args.num, args.num_real,
+                                     args.seed, stats_cache(args, state.cfg)):
+        name, real, made, value = row
+        shown = "no FID" if value is None else f"FID {value:.6g}"
+        print(f"class {name}: {shown}  ({real} real, {made} generated)", flush=True)
+        rows.append(row)
+    columns, table = report.class_table(rows, overall)
+    prefix = Path(args.table) if args.table else sessions.session_dir(args.checkpoint_root, number) / PER_CLASS_TABLE
+    report.write_table(prefix, columns, table, report.to_markdown(columns, table))
+    print(f"Per-class table written to {prefix}.csv and {prefix}.md.")
 
 
 def compare_sessions(args, extractor):
     from metrics import report
     from training import sessions
     loaded = [load_session(args, number) for number in args.sessions]  # every session checked before any work
-    reals = [real_side(args, state.cfg) for _, state, _ in loaded]
+    trainings = [training_set(args, number, state) for number, state, _ in loaded]
+    reals = [real_side(args, state.cfg, training) for (_, state, _), training in zip(loaded, trainings)]
     extractor = make_extractor(args, extractor)
     rows = []
-    for (number, state, epoch), real in zip(loaded, reals):
-        _, values, checked = report.measure([real, session_side(number, state, epoch, args)], extractor,
+    for (number, state, epoch), real, training in zip(loaded, reals, trainings):
+        _, values, checked = report.measure([real, session_side(number, state, epoch, args, training)], extractor,
                                             args.kid, args.prdc, args.copies)
         if checked is not None:
             write_copies(checked, sessions.session_dir(args.checkpoint_root, number) / COPIES_GRID)

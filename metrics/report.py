@@ -1,5 +1,5 @@
 """What compute_fid.py reports for a pair of image sets: every number asked for, its printed lines,
-and the table of --sessions (CSV and Markdown).
+and the tables of --sessions and --per-class (CSV and Markdown).
 
 A side is (label, compute), compute(extractor, keep_features, count) -> (fid.Stats, where they came
 from, sources.Images of count of its images beside their features (0 = all), or None when count is
@@ -72,6 +72,18 @@ def session_table(rows):
               *(f"{row['values'][name]:.6g}" if name in row["values"] else "" for name in measured)]
              for row in sorted(rows, key=lambda row: row["values"]["FID"])]
     return columns, table
+
+
+def class_table(rows, overall):
+    """(columns, rows) of per-class FID: rows (class name, real images, generated images, FID or
+    None) in label order, then the overall comparison (real images, generated images, FID) with an
+    empty index, which is how a program tells it from a class (one may be named 'overall'). A class
+    without a FID has an empty cell."""
+    columns = ["index", "class", "real", "generated", "FID"]
+    table = [[index, name, real, made, "" if value is None else f"{value:.6g}"]
+             for index, (name, real, made, value) in enumerate(rows)]
+    real, made, value = overall
+    return columns, table + [["", "overall", real, made, f"{value:.6g}"]]
 
 
 def to_markdown(columns, table):

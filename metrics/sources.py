@@ -8,8 +8,8 @@ involved (so real images look like what the generator was trained on), else --im
 Cache: the statistics of every set that is not generated are saved to <cache root>/fid/<hash>.npz
 (the one cache root of data.datasets.cache_root), keyed by what identifies the images (a folder's
 file list with sizes and mtimes, an IDX file's size and mtime, plus the config keys that select
-and shape a training set), their count and size, the weights and the Inception input size. A
-changed file, count or network is a different key.
+and shape a training set, and the class of a per-class set), their count and size, the weights
+and the Inception input size. A changed file, count or network is a different key.
 """
 import hashlib
 import json
@@ -87,18 +87,28 @@ def image_source(text, size, channels, num):
                        lambda: datasets.load_folder(folder, size, channels, max_images=num, seed=SUBSET_SEED))
 
 
-def training_source(cfg, num=NUM_REAL, images=None):
-    """A session config's own training set (up to num images of it); `images` skips the decoding
-    when the caller already holds the set (training does)."""
+def training_source(cfg, num=NUM_REAL, loaded=None, class_index=None):
+    """A session config's own training set (up to num images of it). loaded: the set as
+    datasets.TrainingImages, when the caller already holds it (no decoding). class_index: only the
+    images of that class of a conditional session (up to num of them), which needs the labels."""
     data = _folder_identity(cfg["data_dir"]) if cfg["dataset"] == "folder" else _idx_identity(cfg["dataset"], cfg["data_dir"])
     key = dict(data, dataset=cfg["dataset"], max_images=cfg["max_images"], seed=cfg["seed"],
                size=cfg["image_size"], channels=cfg["channels"], num=num)
+    if cfg.get("holdout"):  # held-out images are not in the set; absent at 0, so older entries stay valid
+        key["holdout"] = cfg["holdout"]
+    label = f"training data ({cfg['data_dir'] or cfg['dataset']})"
+    if class_index is not None:
+        key["class"] = [class_index, cfg["class_names"][class_index]]
+        label += f", class {cfg['class_names'][class_index]}"
 
     def load():
-        if images is not None:
-            return _subset(datasets.TrainingImages(images, "training images"), num)
-        return _subset(datasets.load_training_images(cfg), num)
-    return ImageSource(f"training data ({cfg['data_dir'] or cfg['dataset']})", key, load)
+        held = loaded if loaded is not None else datasets.load_training_images(cfg)
+        if class_index is not None:
+            # Row numbers, not a mask: the images may be data.cache.CachedImages, which reads rows by index.
+            # Without the skipped files: the whole set reports them, not each of its classes again.
+            held = datasets.TrainingImages(held.images[np.flatnonzero(held.labels == class_index)], held.source)
+        return _subset(held, num)
+    return ImageSource(label, key, load)
 
 
 @dataclass
@@ -205,25 +215,26 @@ def source_stats_with_images(source, extractor, cache_dir, count=0):
     return stats, origin, Images(loaded.images[rows], stats.features[rows])
 
 
-def generated_batches(generator, cfg, num, seed, batch_size):
-    """num images from the generator in uint8 batches: the images generate_img.py writes for this seed."""
-    for images in models.sample_batches(generator, cfg, num, seed, batch_size):
+def generated_batches(generator, cfg, num, seed, batch_size, labels=None):
+    """num images from the generator in uint8 batches: the images generate_img.py writes for this
+    seed. labels: (num,) class indices, for a conditional generator (metrics.classes draws them)."""
+    for images in models.sample_batches(generator, cfg, num, seed, batch_size, labels):
         # Quantised like a saved PNG, so a session and a folder of its saved images agree.
         yield imaging.to_uint8(images)
 
 
-def generator_stats(generator, cfg, num, extractor, seed=0, keep_features=False):
-    return _generated_stats(generator, cfg, num, extractor, seed, keep_features, 0)[0]
+def generator_stats(generator, cfg, num, extractor, seed=0, keep_features=False, labels=None):
+    return _generated_stats(generator, cfg, num, extractor, seed, keep_features, 0, labels)[0]
 
 
-def generator_stats_with_images(generator, cfg, num, extractor, seed, count):
+def generator_stats_with_images(generator, cfg, num, extractor, seed, count, labels=None):
     """(Stats with features of num generated images, Images of the first count of them): one pass of
     the generator for both, and only count images held."""
-    stats, pixels = _generated_stats(generator, cfg, num, extractor, seed, True, count)
+    stats, pixels = _generated_stats(generator, cfg, num, extractor, seed, True, count, labels)
     return stats, Images(pixels, stats.features[:len(pixels)])
 
 
-def _generated_stats(generator, cfg, num, extractor, seed, keep_features, count):
+def _generated_stats(generator, cfg, num, extractor, seed, keep_features, count, labels):
     """(Stats of num generated images, the first count of them as uint8, or None when count is 0)."""
     if num < 2:
         raise UserError(f"FID needs at least 2 generated images, got {num}.")
@@ -231,7 +242,7 @@ def _generated_stats(generator, cfg, num, extractor, seed, keep_features, count)
 
     def batches():
         held = 0
-        for batch in generated_batches(generator, cfg, num, seed, extractor.batch_size):
+        for batch in generated_batches(generator, cfg, num, seed, extractor.batch_size, labels):
             if held < count:
                 kept.append(batch[:count - held])
                 held += len(kept[-1])
@@ -243,9 +254,10 @@ def _generated_stats(generator, cfg, num, extractor, seed, keep_features, count)
 def real_stats_for_config(cfg, extractor, num=NUM_REAL, cache_dir=None, images=None):
     """Stats of a session config's training data (up to num images), cached across runs in
     cache_dir (default: the config's cache root, as compute_fid.py uses for the session)."""
-    return source_stats(training_source(cfg, num, images), extractor, cache_dir or stats_cache(cfg["cache_dir"]))[0]
+    loaded = None if images is None else datasets.TrainingImages(images, "training images")
+    return source_stats(training_source(cfg, num, loaded), extractor, cache_dir or stats_cache(cfg["cache_dir"]))[0]
 
 
-def fid_of_generator(generator, cfg, real_stats, num, extractor, seed=0):
-    """FID of num images from generator against real_stats."""
-    return fid.fid_of_stats(real_stats, generator_stats(generator, cfg, num, extractor, seed))
+def fid_of_generator(generator, cfg, real_stats, num, extractor, seed=0, labels=None):
+    """FID of num images from generator (of the classes `labels`, when conditional) against real_stats."""
+    return fid.fid_of_stats(real_stats, generator_stats(generator, cfg, num, extractor, seed, labels=labels))

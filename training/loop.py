@@ -113,7 +113,8 @@ def run(plan, state, training_images, strategy=None, on_start=None):
         raise UserError(f"The training set has {len(images)} images, fewer than one batch ({batch_size}). "
                         f"Add images or lower the batch size, e.g. --set batch_size={max(1, len(images))}.")
     _report_skipped(training_images)
-    fid_scorer = FidScorer(cfg, images) if cfg["fid_every"] else None  # fails early when weights are missing
+    fid_scorer = FidScorer(cfg, images, training_images.labels if state.class_names else None) \
+        if cfg["fid_every"] else None  # fails early when weights are missing
     if cfg["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
@@ -209,10 +210,13 @@ def _train(plan, state, training_images, strategy, steps, fid_scorer, progress, 
 class FidScorer:
     """FID of the averaged generator against the training images every fid_every epochs."""
 
-    def __init__(self, cfg, images):
+    def __init__(self, cfg, images, labels=None):
+        """labels: a conditional session's, whose class shares the generated images get."""
         # InceptionV3 is loaded only when FID is asked for.
-        from metrics import inception, sources
+        from metrics import classes, inception, sources
         self.cfg, self._sources = cfg, sources
+        self.labels = None if labels is None else classes.generated_labels(labels, len(cfg["class_names"]),
+                                                                           cfg["fid_num"], cfg["seed"])
         self.extractor = inception.InceptionFeatures(cfg["fid_weights"] or "imagenet")
         print(f"FID every {cfg['fid_every']} epochs on {cfg['fid_num']} images: {self.extractor.description}")
         self.real = sources.real_stats_for_config(cfg, self.extractor, num=cfg["fid_num"], images=images)
@@ -220,7 +224,7 @@ class FidScorer:
 
     def score(self, generator, epoch, earlier_rows):
         value = self._sources.fid_of_generator(generator, self.cfg, self.real, self.cfg["fid_num"], self.extractor,
-                                           seed=self.cfg["seed"])
+                                               seed=self.cfg["seed"], labels=self.labels)
         # The best epoch is read back from metrics.csv, so it survives restores.
         scored = [(row["fid"], int(row["epoch"])) for row in earlier_rows if row.get("fid") is not None]
         best_fid, best_epoch = min(scored + [(value, epoch)])
