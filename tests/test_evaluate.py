@@ -1,7 +1,9 @@
 """evaluate_augmentation.py: the classifier and its accuracy on data whose answer is known, the
 records' arithmetic, then the script end to end on tiny sessions, and its refusals."""
 import csv
+import gzip
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -109,6 +111,29 @@ def test_the_records_hold_mean_and_sample_std_and_the_run_by_run_gain():
     assert "| real | 30 | 0.6000 ± 0.1414 |" in usefulness.to_markdown(results, "t")
     single = [usefulness.Result(s, 1, [0.5]) for s in usefulness.SETTINGS]
     assert usefulness.to_csv(single, 1, 1, 1).splitlines()[1].split(",")[7] == ""  # no std of one run
+
+
+def write_idx(folder, split, images, labels):
+    images_name, labels_name = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                                "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}[split]
+    with gzip.open(folder / images_name, "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, len(images), 28, 28) + images.tobytes())
+    with gzip.open(folder / labels_name, "wb") as f:
+        f.write(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
+def test_an_idx_session_is_tested_on_the_t10k_files_beside_its_own_training_files(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path, "train", rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10)
+    cfg = {"dataset": "mnist", "data_dir": str(tmp_path), "image_size": 28, "channels": 1}
+    # Without them the loader would fall back to the official files elsewhere: another dataset's test set.
+    with pytest.raises(UserError, match="holds no t10k-images-idx3-ubyte.gz"):
+        usefulness.held_out_images(cfg)
+    test_images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path, "test", test_images, np.array([3, 1, 4, 1, 5]))
+    held, source = usefulness.held_out_images(cfg)
+    assert np.array_equal(held.images[..., 0], test_images) and list(held.labels) == [3, 1, 4, 1, 5]
+    assert str(tmp_path) in source
 
 
 # --- the script -------------------------------------------------------------------------------
