@@ -179,6 +179,7 @@ def test_screenshot_saves_the_drawn_window(screenshot):
     assert stdout.strip() == f"Saved a {width}x{height} screenshot of the window to {path}"
     pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
     assert pixels.shape == (height, width, 3)
-    # Not blank: the loss plot is drawn, with matplotlib's blue and orange lines in it.
+    # Not blank: the loss plot is drawn, with matplotlib's blue and orange lines in it (thin, with
+    # three panels shrunk into the window's box; a blank window has none of either colour).
     for colour in ((31, 119, 180), (255, 127, 14)):
-        assert (np.abs(pixels - colour).sum(axis=-1) < 40).sum() > 20, f"no pixels near {colour}"
+        assert (np.abs(pixels - colour).sum(axis=-1) < 40).sum() > 5, f"no pixels near {colour}"

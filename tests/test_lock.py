@@ -83,7 +83,7 @@ def test_tensorflow_startup_lines_only_when_asked_for(tmp_path, verbose):
     if verbose:
         env["DCGAN_VERBOSE"] = "1"
     # Past the argument checks, so TensorFlow loads; then refused because there is no session.
-    result = subprocess.run([sys.executable, str(REPO / "generate_img.py"), "--checkpoint-root", str(tmp_path),
-                             "1", "100", "4"], cwd=REPO, capture_output=True, text=True, env=env)
-    assert result.returncode == 2 and "error: Session 1 does not exist" in result.stderr
+    result = subprocess.run([sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(tmp_path),
+                             "--weights", "random"], cwd=REPO, capture_output=True, text=True, env=env)
+    assert result.returncode == 2 and "error: There are no sessions under" in result.stderr, result.stderr
     assert bool(STARTUP_NOISE.search(result.stderr)) == verbose, result.stderr

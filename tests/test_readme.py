@@ -287,9 +287,10 @@ class Walkthrough:
         expected = {out: int(args.num)} if classes is None else None
         if classes is None and per_folder != expected:
             outcome.problems.append(f"new images per folder {self._relative(per_folder)}, not {args.num} in {out}")
-        if classes is not None and (len(per_folder) != len(classes) or set(per_folder.values()) != {int(args.num)}):
+        wanted = len(set(args.classes)) if classes is not None and args.classes else len(classes or [])
+        if classes is not None and (len(per_folder) != wanted or set(per_folder.values()) != {int(args.num)}):
             outcome.problems.append(f"new images per folder {self._relative(per_folder)}, not {args.num} in each of "
-                                    f"{len(classes)} class folders")
+                                    f"{wanted} class folders")
         return outcome
 
     def _relative(self, per_folder):
