@@ -1,4 +1,4 @@
-"""Issue 5, promise 7: every file of a messy folder is checked once; usable ones are used, the rest listed."""
+"""A messy folder: every file is checked once; usable ones are used, the rest listed with the reason."""
 import io
 from pathlib import Path
 

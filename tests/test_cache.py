@@ -1,4 +1,4 @@
-"""Issue 6: image folders are decoded once into a cache that later runs read batch by batch."""
+"""Image folders are decoded once into a cache that later runs read batch by batch."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Issue 5: interrupted, corrupted and bad inputs lose nothing. Real processes, real signals."""
+"""Interrupted, corrupted and bad inputs lose nothing. Real processes, real signals."""
 import os
 import resource
 import shutil

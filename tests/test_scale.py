@@ -1,4 +1,4 @@
-"""Issue 6, training side: mirrored and multi-worker strategies on CPU, and the GPU flags on CPU."""
+"""Training side of scale: mirrored and multi-worker strategies on CPU, and the GPU flags on CPU."""
 import json
 import os
 import signal
