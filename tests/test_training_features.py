@@ -116,7 +116,7 @@ def test_a_fixed_augment_p_is_recorded_and_a_session_without_augmentation_resume
     augmented = run_script("DCGAN_train.py", "--checkpoint-root", root, "-r", 1, 1, 2, "--set", "augment=translation",
                            "--set", "augment_p=0.3")
     assert augmented.returncode == 0, augmented.stderr
-    assert [row["augment_p"] for row in rows(root / "training_1")] == ["1", "0.3"]
+    assert [row["augment_p"] for row in rows(root / "training_1")] == ["", "0.3"]
 
 
 def test_a_bfloat16_session_restores_generates_and_resumes_bit_exactly(tmp_path):

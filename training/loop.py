@@ -157,7 +157,8 @@ def _train(plan, state, training_images, strategy, steps, fid_scorer, progress, 
                 break
             completed = epoch
             state.epoch.assign(epoch)
-            metrics["augment_p"] = float(state.augment_p.numpy())
+            if cfg["augment"] != "none":  # blank otherwise: no image was augmented, whatever augment_p says
+                metrics["augment_p"] = float(state.augment_p.numpy())
             if fid_scorer and epoch % cfg["fid_every"] == 0:
                 metrics["fid"] = fid_scorer.score(state.ema_generator, epoch, progress.rows())
             if chief:
@@ -176,7 +177,7 @@ def _train(plan, state, training_images, strategy, steps, fid_scorer, progress, 
                          metrics={k: v for k, v in metrics.items() if k not in ("seconds", "images_per_sec")},
                          seconds=metrics["seconds"], images_per_sec=metrics["images_per_sec"])
             fid_note = f"  FID {metrics['fid']:.2f} ({fid_scorer.best})" if "fid" in metrics else ""
-            augment_note = f"  augment_p {metrics['augment_p']:.3f}" if cfg["augment"] != "none" else ""
+            augment_note = f"  augment_p {metrics['augment_p']:.3f}" if "augment_p" in metrics else ""
             print(f"epoch {epoch}/{plan.last_epoch}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in METRICS) +
                   f"{augment_note}  {metrics['seconds']:.0f}s  {metrics['images_per_sec']:.0f} img/s{fid_note}{note}",
                   flush=True)

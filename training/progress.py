@@ -12,7 +12,8 @@ from utils import imaging
 # What a training step reports, as batch means; r_t = E[sign D(real)], ADA's overfitting signal:
 # 1 when the discriminator is sure of every real image, 0 when it cannot tell.
 METRICS = ("g_loss", "d_loss", "d_acc_real", "d_acc_fake", "r_t")
-# fid is blank on epochs without one; augment_p is the augmentation probability at the epoch's end.
+# fid is blank on epochs without one; augment_p is the augmentation probability at the epoch's end
+# (blank when the session does not augment).
 COLUMNS = ("epoch",) + METRICS + ("seconds", "images_per_sec", "fid", "augment_p")
 
 
