@@ -101,6 +101,17 @@ def reference(model, count):
     return real_scores, test_features
 
 
+def intra_class_fd(features, labels, test_features):
+    """The mean over classes of the feature distance between one class's generated images and the
+    real test images of that class (Miyato & Koyama's intra-FID, in the classifier's features): a
+    generator that draws one good image per class scores well overall on score and agreement, and
+    badly here."""
+    from metrics import fid
+    _, test_labels = _fashion_mnist("t10k")
+    return float(np.mean([fid.fid_of_stats(fid.statistics(test_features[test_labels == c]),
+                                           fid.statistics(features[labels == c])) for c in np.unique(labels)]))
+
+
 def session_scores(model, root, session, epoch, count, test_features, seed=SEED, raw=True):
     """Scores of `count` images of a session's averaged generator (and, with raw, of the raw one
     as raw_...). A conditional session draws every class equally often, and adds `agreement`: the
@@ -114,10 +125,12 @@ def session_scores(model, root, session, epoch, count, test_features, seed=SEED,
     for name, generator in (("", state.ema_generator), ("raw_", state.generator))[:2 if raw else 1]:
         images = imaging.to_uint8(np.concatenate(list(models.sample_batches(generator, state.cfg, count, seed, 500,
                                                                             labels))))
-        result.update({name + k: v for k, v in scores(model, images, test_features)[0].items()})
+        values, features = scores(model, images, test_features)
+        result.update({name + k: v for k, v in values.items()})
         if labels is not None:
             predicted = model.predict(images.astype(np.float32), batch_size=500, verbose=0).argmax(axis=1)
             result[name + "agreement"] = float((predicted == labels).mean())
+            result[name + "intra_fd"] = intra_class_fd(features, labels, test_features)
             if not name:
                 for index, class_name in enumerate(state.class_names):
                     key = "agree_" + "".join(c for c in class_name if c.isalnum())

@@ -18,15 +18,6 @@ from models.dcgan import _compute_dtype, _initializers, discriminator_trunk, gen
 LABEL_EMBEDDING_WIDTH = 50
 
 
-def _unit_normal(initializer):
-    """The same seed with stddev 1: the label code is concatenated to z ~ N(0, 1), so at that scale
-    the first layer hears the label from the start; at init_std (0.02) it would start 50x quieter,
-    behind a product of two small weights."""
-    config = initializer.get_config()
-    config["stddev"] = 1.0
-    return keras.initializers.RandomNormal(**config)
-
-
 def build_conditional_generator(cfg, num_classes):
     """(noise (B, noise_dim), label (B,) int32) -> image (B, size, size, channels) in [-1, 1].
 
@@ -40,7 +31,11 @@ def build_conditional_generator(cfg, num_classes):
 
     noise = keras.Input(shape=(noise_dim,), name="noise")
     label = keras.Input(shape=(), dtype="int32", name="label")
-    code = layers.Embedding(num_classes, LABEL_EMBEDDING_WIDTH, embeddings_initializer=_unit_normal(next(inits)),
+    # The label code starts at init_std like every other weight, far quieter than z ~ N(0, 1): the
+    # generator first learns to draw images from the noise and the label steers them as its code
+    # grows. Started at z's scale (stddev 1), the code drowned the noise and each class collapsed
+    # to nearly one image (bench/README.md, "conditional").
+    code = layers.Embedding(num_classes, LABEL_EMBEDDING_WIDTH, embeddings_initializer=next(inits),
                             dtype=dtype, name="label_embedding")(label)
     assert code.shape == (None, LABEL_EMBEDDING_WIDTH)
     images = trunk(layers.Concatenate(dtype=dtype)([noise, code]))

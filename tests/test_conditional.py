@@ -362,7 +362,8 @@ def test_conditional_generator_draws_the_requested_class(mixed_precision):
     generator = models.build_conditional_generator(cfg, 10)
     z = models.noise(tf.random.Generator.from_seed(0), 1, cfg)
     same_noise = tf.repeat(z, 10, axis=0)
-    images = generator([same_noise * 50.0, tf.range(10)], training=True).numpy()  # large inputs reach tanh's ends
+    spread = models.noise(tf.random.Generator.from_seed(1), 10, cfg) * 50.0  # large inputs reach tanh's ends
+    images = generator([spread, tf.range(10)], training=True).numpy()
     assert images.shape == (10, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= -1.0 and images.max() <= 1.0 and images.max() - images.min() > 0.5
     by_label = generator([same_noise, tf.range(10)], training=False).numpy()
@@ -370,16 +371,16 @@ def test_conditional_generator_draws_the_requested_class(mixed_precision):
     np.testing.assert_allclose(by_label[3], generator([z, tf.constant([3])], training=False).numpy()[0], atol=1e-6)
 
 
-def test_the_untrained_generator_already_hears_the_label_about_as_loudly_as_the_noise():
-    """The label code starts at the noise's scale: at init_std it would move the image some 50
-    times less than the noise does, and the class would have to be learned from near silence."""
+def test_the_untrained_generator_is_driven_by_the_noise_and_hears_the_label_quietly():
+    """The label code starts at init_std, so the noise, not the label, decides the first images: a
+    code at the noise's scale drowned it, and every class collapsed to nearly one image in training."""
     generator = models.build_conditional_generator(SMALL, 10)
     z = models.noise(tf.random.Generator.from_seed(0), 2, SMALL)
     by_label = generator([tf.repeat(z[:1], 10, axis=0), tf.range(10)], training=False).numpy()
     by_noise = generator([z, tf.zeros(2, tf.int32)], training=False).numpy()
     label_effect = np.abs(by_label[1:] - by_label[:1]).mean()
     noise_effect = np.abs(by_noise[1] - by_noise[0]).mean()
-    assert label_effect > 0.3 * noise_effect
+    assert 0 < label_effect < 0.2 * noise_effect
 
 
 def test_sampled_labels_follow_the_class_probabilities():
