@@ -10,6 +10,7 @@ side by side in the same process where there is one.
     python bench/bench.py conditional      # a conditional session's samples per epoch, agreement per class
     python bench/bench.py augment          # small subsets with and without augmentation, equal steps
     python bench/bench.py recipe           # candidate recipes side by side, scored after epochs 1, 3, 10
+    python bench/bench.py usefulness       # a conditional session's PRDC, copies and classifier accuracies
     python bench/bench.py all
 
 Sizes are options (see --help), so a quick run can scale them down; bench/README.md says which
@@ -321,6 +322,45 @@ def bench_augment(args):
                    r_t=rows[-1]["r_t"], final_p=rows[-1]["augment_p"], **values)
 
 
+def bench_usefulness(args):
+    """A conditional session (trained --quality-epochs, or taken from --keep) checked as a user
+    would before putting its images into a training set: compute_fid.py --prdc --copies (Inception
+    features, --fid-weights), the same precision/recall/density/coverage in bench/quality.py's
+    Fashion-MNIST classifier features (meaningful offline, where Inception can only be random), and
+    evaluate_augmentation.py's three classifier accuracies. --fid-images images a side for
+    compute_fid.py, --quality-images for the classifier's features."""
+    import quality
+    import models
+    from metrics import prdc
+    from training import config
+    from training import state as session_state
+    from utils import imaging
+    overrides = dict(config.parse_overrides(args.quality_set), conditional=True, max_to_keep=None)
+    with _session_root(args, "conditional") as root:
+        _train_session(root, overrides, args.quality_epochs)
+        # InceptionV3 runs at about 10 img/s on two CPU cores: --fid-images a side, not --quality-images.
+        inception = ["--num", str(args.fid_images), "--num-real", str(args.fid_images), "--weights", args.fid_weights]
+        scripts = {"compute_fid": ["--fake", "1", "--prdc", "--copies", str(args.fid_images), *inception],
+                   "evaluate_augmentation": ["1"]}
+        for script, extra in scripts.items():
+            out = subprocess.run([sys.executable, str(REPO / f"{script}.py"), "--checkpoint-root", root, *extra],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"{script}.py failed:\n{out.stdout}{out.stderr}")
+            print(out.stdout, end="", flush=True)
+        model = quality.classifier()
+        test_images, _ = quality._fashion_mnist("t10k")
+        _, real_features = quality.scores(model, test_images[:args.quality_images])
+        state, epoch = session_state.load_session(root, 1, args.quality_epochs)
+        labels = np.arange(args.quality_images, dtype=np.int32) % len(state.class_names)
+        fake = imaging.to_uint8(np.concatenate(list(models.sample_batches(
+            state.ema_generator, state.cfg, args.quality_images, quality.SEED, 500, labels))))
+        _, fake_features = quality.scores(model, fake)
+        values = prdc.prdc(real_features, fake_features)
+        report(f"usefulness epoch={epoch} classifier_features", images=args.quality_images,
+               **{name: float(getattr(values, name)) for name in ("precision", "recall", "density", "coverage")})
+
+
 # Candidate recipes for `recipe`: overrides of the default config (batch 64, lr 2e-4 both). Learning
 # rates scale with the batch size (linear scaling, from the paper's 128 at 2e-4) where the batch changes.
 RECIPES = {
@@ -362,7 +402,7 @@ def bench_recipe(args):
 
 BENCHES = {"train": bench_train, "folder": bench_folder, "memory": bench_memory, "generate": bench_generate,
            "fid": bench_fid, "quality": bench_quality, "conditional": bench_conditional, "augment": bench_augment,
-           "recipe": bench_recipe}
+           "recipe": bench_recipe, "usefulness": bench_usefulness}
 
 
 def main():
@@ -377,7 +417,7 @@ def main():
                         "paper's 128 and 64; smaller networks make the input pipeline's share larger)")
     parser.add_argument("--memory-images", type=int, default=100000, help="images for memory (default 100000)")
     parser.add_argument("--generate-images", type=int, default=10000, help="PNGs for generate (default 10000)")
-    parser.add_argument("--fid-images", type=int, default=500, help="images per side for fid (default 500)")
+    parser.add_argument("--fid-images", type=int, default=500, help="images per side for fid and usefulness' compute_fid.py (default 500)")
     parser.add_argument("--quality-epochs", type=int, default=3, help="full Fashion-MNIST epochs for quality (default 3)")
     parser.add_argument("--quality-images", type=int, default=5000, help="images scored per epoch (default 5000)")
     parser.add_argument("--quality-set", metavar="KEY=VALUE", action="append", default=[],
@@ -393,7 +433,9 @@ def main():
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), help="recipe: candidates (default: all)")
     parser.add_argument("--recipe-score", type=int, nargs="+", default=[1, 3, 10],
                         help="recipe: epochs after which every candidate is scored (default 1 3 10)")
-    parser.add_argument("--keep", metavar="DIR", help="conditional and recipe: keep the sessions in DIR/<bench> "
+    parser.add_argument("--fid-weights", default="imagenet", help="usefulness: compute_fid.py's --weights "
+                        "(imagenet, a local .h5, or random where the ImageNet weights cannot be fetched)")
+    parser.add_argument("--keep", metavar="DIR", help="conditional, recipe and usefulness: keep the sessions in DIR/<bench> "
                         "(default: a temporary folder, removed afterwards)")
     args = parser.parse_args()
     for name in BENCHES if "all" in args.names else args.names:

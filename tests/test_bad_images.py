@@ -87,6 +87,7 @@ def test_empty_and_unusable_folders_are_clear_errors(tmp_path):
         datasets.load_folder(tmp_path / "junk", 28, 1)
 
 
+@pytest.mark.slow  # a whole training run
 def test_training_on_a_messy_folder_reports_and_finishes(messy_folder, tmp_path):
     folder, good, bad = messy_folder
     result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", 1, 1, "--data", folder, *TINY)
