@@ -3,6 +3,7 @@
 Checkpoint ckpt-E is the state at the end of epoch E. Planning refuses anything that could lose
 saved work before a single file is touched; the loop stops cleanly on SIGINT or SIGTERM.
 """
+import gc
 import os
 import shutil
 import signal
@@ -247,17 +248,26 @@ def _train_epoch(epoch, plan, train_step, strategy, training_images, steps, stop
     totals = np.zeros(len(METRICS))
     start = time.monotonic()
     step = 0
-    for step, batch in enumerate(dataset, start=1):
-        *values, stop_flags = train_step(batch, stop.flag).numpy()
-        totals += values
-        means = dict(zip(METRICS, totals / step))
-        bar.update(step, means)
-        eta = (time.monotonic() - start) / step * (steps - step)
-        events.step(step == steps, epoch=epoch, last_epoch=plan.last_epoch, step=step, steps=steps, eta=eta,
-                    metrics=means)
-        if stop_flags > 0:
-            stop.agreed = True
-            return None
+    batches = enumerate(iter(dataset), start=1)
+    try:
+        for step, batch in batches:
+            *values, stop_flags = train_step(batch, stop.flag).numpy()
+            totals += values
+            means = dict(zip(METRICS, totals / step))
+            bar.update(step, means)
+            eta = (time.monotonic() - start) / step * (steps - step)
+            events.step(step == steps, epoch=epoch, last_epoch=plan.last_epoch, step=step, steps=steps, eta=eta,
+                        metrics=means)
+            if stop_flags > 0:
+                stop.agreed = True
+                return None
+    finally:
+        # An iterator left mid-epoch (a stop, an error) still holds its from_generator thread, in
+        # reference cycles that only the collector frees. Left to interpreter exit, TensorFlow
+        # finalizes it after Python is gone ("Python interpreter state is not initialized. The
+        # process may be terminated."), which aborted a stopped run with SIGABRT once under load.
+        del batches
+        gc.collect()
     seconds = time.monotonic() - start
     metrics = dict(zip(METRICS, totals / step))
     return dict(metrics, seconds=seconds, images_per_sec=step * cfg["batch_size"] / seconds)
