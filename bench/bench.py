@@ -288,7 +288,7 @@ def bench_conditional(args):
     class equally often) scored by bench/quality.py, with the classifier's agreement per class."""
     import quality
     from training import config
-    overrides = dict(config.parse_overrides(args.quality_set), conditional=True)
+    overrides = dict(config.parse_overrides(args.quality_set), conditional=True, max_to_keep=None)  # every epoch is scored
     with _session_root(args, "conditional") as root:
         rows = _train_session(root, overrides, args.quality_epochs)
         model = quality.classifier()
