@@ -36,10 +36,8 @@ def main(argv=None):
     number = cli.parse_count(args.session, "The session number")
     epochs = cli.parse_count(args.epochs, "EPOCHS", minimum=1)
     restore = None if args.restore is None else cli.parse_count(args.restore, "The restore epoch (-r)", minimum=1)
-    # Imported after the arguments are checked, so mistakes are answered without loading TensorFlow.
-    cli.load_tensorflow()
     from data.datasets import load_training_images
-    from training import config, distribute, lock, loop, sessions
+    from training import config, distribute, lock, sessions
     from training.plan import plan as plan_run
 
     request = (args.checkpoint_root, number, epochs, restore, args.config, config.parse_overrides(args.overrides),
@@ -48,6 +46,10 @@ def main(argv=None):
     # The lock first: a second trainer is refused by name before its plan reads a folder in flux.
     with lock.exclusive(session, number, enabled=distribute.chief_task(args.strategy), create=restore is None) as held:
         plan = plan_run(*request)
+        # The plan is plain Python: a mistake in the arguments, the config, the data or the session
+        # is answered in a fraction of a second, before TensorFlow's import (seconds) is paid.
+        cli.load_tensorflow()
+        from training import loop
         strategy = distribute.make_strategy(args.strategy)
         state = loop.build_state(plan, strategy)  # a mismatched checkpoint fails here, before the data is decoded
         images = load_training_images(plan.cfg, strict=args.strict)

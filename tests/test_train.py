@@ -1,6 +1,8 @@
 """DCGAN_train.py end to end: outputs of a session, resume with -r, and every refusal."""
 import csv
 import shutil
+import subprocess
+import sys
 
 import imageio.v3 as iio
 import pytest
@@ -8,7 +10,7 @@ import yaml
 
 from utils import cli
 import DCGAN_train
-from conftest import TINY, make_image_folder, run_script, snapshot
+from conftest import REPO, TINY, make_image_folder, run_script, snapshot
 
 
 def rows(session):
@@ -147,6 +149,16 @@ def test_refusals_from_a_real_process_have_no_traceback(trained, args, message):
     root, _, _ = trained
     result = run_script("DCGAN_train.py", "--checkpoint-root", root, *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_refused_run_is_answered_before_tensorflow_is_loaded(trained):
+    root, _, _ = trained
+    argv = ["DCGAN_train.py", "--checkpoint-root", str(root), "-r", "3", "1", "5", "--set", "noise_dim=64"]
+    code = ("import atexit, runpy, sys; atexit.register(lambda: print('tensorflow loaded:', 'tensorflow' in "
+            f"sys.modules)); sys.argv = {argv!r}; runpy.run_path('DCGAN_train.py', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "cannot change noise_dim" in result.stderr
+    assert "tensorflow loaded: False" in result.stdout
 
 
 def test_too_few_images_for_a_batch_writes_nothing(tmp_path):
