@@ -371,6 +371,9 @@ RECIPES = {
     "batch64_lr1e-4": {"batch_size": 64, "g_lr": 1e-4, "d_lr": 1e-4},
     "batch256_lr4e-4": {"batch_size": 256, "g_lr": 4e-4, "d_lr": 4e-4},
     "beta2_0.99": {"beta2": 0.99},
+    "d2_g1": {"d_steps": 2},  # two D updates per G update (WGAN's n_critic)
+    "d1_g2": {"g_steps": 2},  # the reverse: two G updates per D update
+    "ema_warmup": {"ema_warmup": True},
     "bf16": {"precision": "mixed_bfloat16"},
 }
 

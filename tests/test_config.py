@@ -27,6 +27,9 @@ def test_defaults_are_the_dcgan_recipe():
     ("class_names", ["only"], "at least two class names"),
     ("holdout", 1.0, "holdout"),
     ("sync_batchnorm", "maybe", "sync_batchnorm"),
+    ("d_steps", 0, "d_steps"),
+    ("g_steps", 1.5, "g_steps"),
+    ("ema_warmup", "slowly", "ema_warmup"),
 ])
 def test_new_keys_are_refused_by_name(key, value, message):
     with pytest.raises(UserError, match=message):

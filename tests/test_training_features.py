@@ -158,3 +158,57 @@ def test_synchronized_batchnorm_on_two_replicas_trains_what_one_device_trains(tm
     # normalised per replica they differ by the batch (seen: 6e-3).
     close = all(np.allclose(got[n], expected[n], rtol=1e-4, atol=1e-5) for n in names)
     assert close == sync
+
+
+def test_the_update_schedule_gives_each_network_its_share_of_steps():
+    from training.step import updates
+    both = {"d_steps": 1, "g_steps": 1}
+    assert [updates(both, step) for step in range(1, 4)] == [(True, True)] * 3
+    assert [updates({"d_steps": 2, "g_steps": 1}, step) for step in range(1, 5)] == \
+        [(True, True), (True, False), (True, True), (True, False)]
+    assert [updates({"d_steps": 1, "g_steps": 3}, step) for step in range(1, 5)] == \
+        [(True, True), (False, True), (False, True), (True, True)]
+
+
+def test_the_average_warms_up_as_exponential_moving_average_num_updates_does():
+    from training.step import ema_decay
+    warm = {"ema_decay": 0.95, "ema_warmup": True}
+    assert float(ema_decay(warm, 1)) == pytest.approx(2 / 11)
+    assert float(ema_decay(warm, 50)) == pytest.approx(51 / 60)
+    assert float(ema_decay(warm, 1000)) == pytest.approx(0.95)
+    assert float(ema_decay(dict(warm, ema_warmup=False), 1)) == pytest.approx(0.95)
+
+
+def optimizer_steps(prefix):
+    tensors = checkpoint_tensors(prefix)
+    return [int(tensors[f"{name}/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) for name in ("d_optimizer", "g_optimizer")]
+
+
+def test_two_discriminator_updates_per_generator_update_resume_bit_exactly(tmp_path):
+    # 12 images in batches of 4: 3 steps an epoch, so the cycle of 2 restarts mid-cycle each epoch.
+    data = make_image_folder(tmp_path / "images", count=12)
+    assert_resume_is_bit_exact(tmp_path, "--data", data, "--set", "d_steps=2")
+    assert optimizer_steps(tmp_path / "a" / "training_1" / "ckpt-2") == [6, 4]
+
+
+def test_two_generator_updates_per_discriminator_update(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=16)
+    result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path, 1, 1, "--data", data, *TINY,
+                        "--set", "g_steps=2")
+    assert result.returncode == 0, result.stderr
+    assert optimizer_steps(tmp_path / "training_1" / "ckpt-1") == [2, 4]
+
+
+def test_the_ema_warmup_changes_the_average_and_nothing_else(tmp_path):
+    data = make_image_folder(tmp_path / "images", count=8)
+    tensors = {}
+    for warmup in ("false", "true"):
+        result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / warmup, 1, 1, "--data", data, *TINY,
+                            "--set", f"ema_warmup={warmup}", "--set", "deterministic=true")
+        assert result.returncode == 0, result.stderr
+        tensors[warmup] = checkpoint_tensors(tmp_path / warmup / "training_1" / "ckpt-1")
+    averaged = [name for name in tensors["true"] if name.startswith("ema_generator/")]
+    trained = [name for name in tensors["true"] if name.startswith(("generator/", "discriminator/"))]
+    assert averaged and trained
+    assert all(np.array_equal(tensors["true"][name], tensors["false"][name]) for name in trained)
+    assert not all(np.array_equal(tensors["true"][name], tensors["false"][name]) for name in averaged)

@@ -251,7 +251,7 @@ def _train_epoch(epoch, plan, train_step, strategy, training_images, steps, stop
     batches = enumerate(iter(dataset), start=1)
     try:
         for step, batch in batches:
-            *values, stop_flags = train_step(batch, stop.flag).numpy()
+            *values, stop_flags = train_step(batch, stop.flag, step).numpy()
             totals += values
             means = dict(zip(METRICS, totals / step))
             bar.update(step, means)
