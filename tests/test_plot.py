@@ -1,4 +1,5 @@
-"""losses.png: whole-epoch ticks on every panel, and the r_t / augment p panel only when r_t was recorded."""
+"""losses.png: whole-epoch ticks on every panel, and the r_t / augment p panel only when r_t was recorded;
+the overfitting warning of the epoch summary."""
 import imageio.v3 as iio
 import pytest
 
@@ -57,3 +58,14 @@ def test_r_t_recorded_on_some_epochs_only_is_drawn_where_it_was():
     mixed[0]["r_t"] = mixed[0]["augment_p"] = None  # a session begun before r_t was recorded
     overfit = progress.plot_figure(mixed).axes[2]
     assert [list(line.get_xdata()) for line in overfit.get_lines()] == [[2, 3], [2, 3]]
+
+
+def test_the_overfitting_warning_needs_a_high_r_t_over_500_steps_in_a_row():
+    # A 1,000-image run's start: D beats a generator that draws noise for its first 45 steps.
+    assert progress.overfitting_warning([(0.90, 15), (0.92, 15), (0.91, 15)]) is None
+    memorised = [(0.95, 15)] * 34  # 510 steps
+    warning = progress.overfitting_warning(memorised)
+    assert warning.startswith("warning: r_t 0.95, at or above 0.9 for the last 510 steps") and "augment_p=auto" in warning
+    assert progress.overfitting_warning(memorised[:33]) is None  # 495 steps
+    assert progress.overfitting_warning(memorised + [(0.6, 15)]) is None  # it stopped
+    assert progress.overfitting_warning([(0.5, 938), (0.93, 938)]) is not None  # one full Fashion-MNIST epoch

@@ -161,6 +161,20 @@ def test_a_refused_run_is_answered_before_tensorflow_is_loaded(trained):
     assert "tensorflow loaded: False" in result.stdout
 
 
+def test_the_epoch_summary_carries_the_overfitting_warning(tmp_path, monkeypatch, capsys):
+    from training import progress
+    # Any r_t counts, so the warning is due once 4 steps (two epochs of 8 images in batches of 4) are done.
+    monkeypatch.setattr(progress, "OVERFIT_SIGNAL", -1.0)
+    monkeypatch.setattr(progress, "OVERFIT_STEPS", 4)
+    data = make_image_folder(tmp_path / "images", count=8)
+    DCGAN_train.main(["--checkpoint-root", str(tmp_path / "ck"), "1", "3", "--data", str(data), *TINY])
+    lines = capsys.readouterr().out.splitlines()
+    summaries = [i for i, line in enumerate(lines) if line.startswith("epoch ") and "img/s" in line]
+    warnings = [i for i, line in enumerate(lines) if "warning: r_t" in line]
+    assert len(summaries) == 3 and warnings == [summaries[1] + 1, summaries[2] + 1]
+    assert "for the last 4 steps" in lines[warnings[0]] and "for the last 6 steps" in lines[warnings[1]]
+
+
 def test_too_few_images_for_a_batch_writes_nothing(tmp_path):
     data = make_image_folder(tmp_path / "two", count=2)
     result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", 1, 1, "--data", data, *TINY)

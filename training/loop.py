@@ -20,7 +20,7 @@ from training import config as config_lib
 from training import sessions
 from training.distribute import is_chief
 from training.events import EventLog
-from training.progress import METRICS, SessionProgress
+from training.progress import METRICS, SessionProgress, overfitting_warning
 from training.state import GanState
 from training.step import make_train_step
 from utils.console import ProgressReport
@@ -93,12 +93,6 @@ def _prepare_folder(plan, progress):
         (plan.session / "config.yaml").write_text(config_lib.dump(plan.cfg))
 
 
-# r_t at or above this for OVERFIT_EPOCHS epochs in a row is worth a warning: D is sure of ~95% of
-# the reals. A healthy unaugmented run on Fashion-MNIST stays between 0.2 and 0.6.
-OVERFIT_SIGNAL = 0.9
-OVERFIT_EPOCHS = 2
-
-
 def run(plan, state, training_images, strategy=None, on_start=None):
     """Train epochs restore_epoch+1 .. last_epoch. Returns the process exit code. on_start() is
     called once every check has passed, just before the first write to the session folder."""
@@ -149,7 +143,7 @@ def _train(plan, state, training_images, strategy, steps, fid_scorer, progress, 
 
     saved = plan.restore_epoch if plan.restore_prefix else None
     completed = plan.restore_epoch
-    overfitting = []  # r_t of this run's epochs
+    overfitting = []  # (r_t, steps) of this run's epochs
     unsaved = None  # a snapshot of the state at the end of the newest epoch without a checkpoint
     with GracefulStop() as stop:
         for epoch in range(plan.restore_epoch + 1, plan.last_epoch + 1):
@@ -182,11 +176,10 @@ def _train(plan, state, training_images, strategy, steps, fid_scorer, progress, 
             print(f"epoch {epoch}/{plan.last_epoch}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in METRICS) +
                   f"{augment_note}  {metrics['seconds']:.0f}s  {metrics['images_per_sec']:.0f} img/s{fid_note}{note}",
                   flush=True)
-            overfitting.append(metrics["r_t"])
-            if len(overfitting) >= OVERFIT_EPOCHS and min(overfitting[-OVERFIT_EPOCHS:]) >= OVERFIT_SIGNAL:
-                print(f"  warning: r_t {metrics['r_t']:.2f}: the discriminator scores nearly every training image as "
-                      "real, so it has memorised the set (the README's 'Small data sets' says what to do: "
-                      "--set augment=color,translation,cutout --set augment_p=auto)", flush=True)
+            overfitting.append((metrics["r_t"], steps))
+            warning = overfitting_warning(overfitting)
+            if warning:
+                print(f"  {warning}", flush=True)
             if stop.agreed:
                 break
 
