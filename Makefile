@@ -33,10 +33,11 @@ xvfb:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb >/dev/null; } || \
 	    { echo "Xvfb is missing: install it (Debian: apt-get install xvfb)."; exit 1; }
 
+# The 15 slowest tests are listed at the end, to see where the time goes.
 # Two workers, each test file on one: most tests wait on a script's TensorFlow import (single-threaded,
 # ~5 s), which the other worker's test overlaps; a file's session fixtures are built once.
 test: $(STAMP) fashion-mnist xvfb
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 # Under a minute: everything but whole training runs and subprocess faults.
 test-fast: $(STAMP)
