@@ -330,11 +330,9 @@ def bench_usefulness(args):
     evaluate_augmentation.py's three classifier accuracies. --fid-images images a side for
     compute_fid.py, --quality-images for the classifier's features."""
     import quality
-    import models
     from metrics import prdc
     from training import config
     from training import state as session_state
-    from utils import imaging
     overrides = dict(config.parse_overrides(args.quality_set), conditional=True, max_to_keep=None)
     with _session_root(args, "conditional") as root:
         _train_session(root, overrides, args.quality_epochs)
@@ -349,12 +347,10 @@ def bench_usefulness(args):
                 sys.exit(f"{script}.py failed:\n{out.stdout}{out.stderr}")
             print(out.stdout, end="", flush=True)
         model = quality.classifier()
-        test_images, _ = quality._fashion_mnist("t10k")
+        test_images, _ = quality.held_out_set()
         _, real_features = quality.scores(model, test_images[:args.quality_images])
         state, epoch = session_state.load_session(root, 1, args.quality_epochs)
-        labels = np.arange(args.quality_images, dtype=np.int32) % len(state.class_names)
-        fake = imaging.to_uint8(np.concatenate(list(models.sample_batches(
-            state.ema_generator, state.cfg, args.quality_images, quality.SEED, 500, labels))))
+        fake, _ = quality.session_samples(state, args.quality_images)
         _, fake_features = quality.scores(model, fake)
         values = prdc.prdc(real_features, fake_features)
         report(f"usefulness epoch={epoch} classifier_features", images=args.quality_images,

@@ -93,9 +93,14 @@ def scores(model, images, reference_features=None):
     return result, features
 
 
+def held_out_set():
+    """Fashion-MNIST's t10k images (N, 28, 28, 1) uint8 and labels: what the generators never saw."""
+    return _fashion_mnist("t10k")
+
+
 def reference(model, count):
     """(scores of `count` real test images, the features of the whole test set)."""
-    test_images, _ = _fashion_mnist("t10k")
+    test_images, _ = held_out_set()
     _, test_features = scores(model, test_images)
     real_scores, _ = scores(model, test_images[:count], test_features)
     return real_scores, test_features
@@ -107,24 +112,31 @@ def intra_class_fd(features, labels, test_features):
     generator that draws one good image per class scores well overall on score and agreement, and
     badly here."""
     from metrics import fid
-    _, test_labels = _fashion_mnist("t10k")
+    _, test_labels = held_out_set()
     return float(np.mean([fid.fid_of_stats(fid.statistics(test_features[test_labels == c]),
                                            fid.statistics(features[labels == c])) for c in np.unique(labels)]))
+
+
+def session_samples(state, count, seed=SEED, raw=False):
+    """(count uint8 images of a loaded session's averaged generator, or the raw one with raw, and
+    the class asked for of each: every class equally often; None for an unconditional session)."""
+    import models
+    from utils import imaging
+    labels = np.arange(count, dtype=np.int32) % len(state.class_names) if state.class_names else None
+    generator = state.generator if raw else state.ema_generator
+    images = np.concatenate(list(models.sample_batches(generator, state.cfg, count, seed, 500, labels)))
+    return imaging.to_uint8(images), labels
 
 
 def session_scores(model, root, session, epoch, count, test_features, seed=SEED, raw=True):
     """Scores of `count` images of a session's averaged generator (and, with raw, of the raw one
     as raw_...). A conditional session draws every class equally often, and adds `agreement`: the
     share of images the classifier puts in the class they were asked for, and agree_<class> per class."""
-    import models
     from training import state as session_state
-    from utils import imaging
     state, epoch = session_state.load_session(root, session, epoch)
-    labels = np.arange(count, dtype=np.int32) % len(state.class_names) if state.class_names else None
     result = {}
-    for name, generator in (("", state.ema_generator), ("raw_", state.generator))[:2 if raw else 1]:
-        images = imaging.to_uint8(np.concatenate(list(models.sample_batches(generator, state.cfg, count, seed, 500,
-                                                                            labels))))
+    for name in ("", "raw_")[:2 if raw else 1]:
+        images, labels = session_samples(state, count, seed, raw=bool(name))
         values, features = scores(model, images, test_features)
         result.update({name + k: v for k, v in values.items()})
         if labels is not None:
