@@ -370,6 +370,8 @@ RECIPES = {
     "d2_g1": {"d_steps": 2},  # two D updates per G update (WGAN's n_critic)
     "d1_g2": {"g_steps": 2},  # the reverse: two G updates per D update
     "ema_warmup": {"ema_warmup": True},
+    # The average only reads the training: same training as the default, a longer and warmed-up average.
+    "ema0.999_warmup": {"ema_decay": 0.999, "ema_warmup": True},
     "bf16": {"precision": "mixed_bfloat16"},
 }
 
