@@ -214,6 +214,17 @@ def test_a_session_from_before_a_config_key_existed_still_resumes(trained, tmp_p
     assert result.returncode == 0, result.stderr
 
 
+def test_a_session_from_before_beta2_existed_keeps_the_beta2_it_was_trained_with(tmp_path):
+    from training import config, sessions
+    session = tmp_path / "training_1"
+    session.mkdir()
+    stored = config.load_config()
+    del stored["beta2"]
+    (session / "config.yaml").write_text(config.dump(stored))
+    assert config.load_config()["beta2"] == 0.99  # today's default
+    assert sessions.read_stored_config(session)["beta2"] == 0.999  # Keras' Adam, which it was trained with
+
+
 def tiny_state(**overrides):
     from training import config
     from training import sessions, state as session_state

@@ -23,6 +23,9 @@ DATASET_NAMES = ("fashion_mnist", "mnist")
 ARCHITECTURE_KEYS = ("image_size", "channels", "noise_dim", "g_filters", "d_filters", "d_batchnorm",
                      "conditional", "class_names", "precision")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# Keys whose default changed after they were added to sessions' config.yaml: a session stored before
+# the key existed was trained with this value, not today's default (Adam's beta2 was Keras' 0.999).
+VALUE_BEFORE_THE_KEY = {"beta2": 0.999}
 # Keys of earlier versions, read into today's: old sessions' config.yaml and old command lines.
 RENAMED = {"mixed_precision": lambda on: {"precision": "mixed_float16" if _bool(on) else "float32"}}
 

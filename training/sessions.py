@@ -47,7 +47,7 @@ def read_stored_config(session):
     try:
         # Keys added to the tool after the session was created take their defaults, which keep
         # the behaviour the session was trained with; unknown keys are still refused.
-        defaults = config_lib.read_yaml(config_lib.DEFAULT_CONFIG)
+        defaults = {**config_lib.read_yaml(config_lib.DEFAULT_CONFIG), **config_lib.VALUE_BEFORE_THE_KEY}
         return config_lib.validate({**defaults, **(stored if isinstance(stored, dict) else {})})
     except UserError as e:
         raise UserError(f"{path} is not a valid session config: {e}") from None
