@@ -86,32 +86,35 @@ def make_train_step(state, cfg, strategy, global_batch_size, class_probabilities
         """ADA: every ADA_INTERVAL steps p moves toward the value that keeps r_t at the target."""
         state.ada_signs.assign_add(r_t)
         state.ada_steps.assign_add(1)
-        if state.ada_steps >= augment.ADA_INTERVAL:
+
+        def move_p():
             mean = state.ada_signs / tf.cast(state.ada_steps, tf.float32)
             state.augment_p.assign(augment.ada_adjust(state.augment_p, mean, global_batch_size,
                                                       augment.ADA_INTERVAL, cfg["ada_target"]))
             state.ada_signs.assign(0.0)
             state.ada_steps.assign(0)
+            return tf.constant(True)
+
+        tf.cond(state.ada_steps >= augment.ADA_INTERVAL, move_p, lambda: tf.constant(False))
 
     def step_function(update_d, update_g):
-        @tf.function(jit_compile=cfg["jit_compile"])
-        def train_step(batch, stop_flag):
-            return one_step(batch, stop_flag, update_d, update_g)
-        return train_step
-
-    def one_step(batch, stop_flag, update_d, update_g):
-        drawn = {"noise": models.noise(state.noise_rng, global_batch_size, cfg),
-                 "real": augment.draw(state.noise_rng, policy, global_batch_size),
-                 "fake": augment.draw(state.noise_rng, policy, global_batch_size)}
-        if conditional:
-            drawn["labels"] = models.sample_labels(state.noise_rng, global_batch_size, class_probabilities)
-        per_replica = strategy.run(replica_step, args=(batch, drawn, stop_flag, update_d, update_g))
-        if update_g:  # cross-replica: the replicas' weights are equal again here
-            state.update_ema(ema_decay(cfg, state.g_optimizer.iterations))
-        totals = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-        if adaptive and policy:
-            adjust_p(totals[METRICS.index("r_t")])
-        return totals
+        # No AutoGraph: the step has one data-dependent branch, written as tf.cond, and converting
+        # its Python took seconds of every run's start.
+        @tf.function(jit_compile=cfg["jit_compile"], autograph=False)
+        def step(batch, stop_flag):
+            drawn = {"noise": models.noise(state.noise_rng, global_batch_size, cfg),
+                     "real": augment.draw(state.noise_rng, policy, global_batch_size),
+                     "fake": augment.draw(state.noise_rng, policy, global_batch_size)}
+            if conditional:
+                drawn["labels"] = models.sample_labels(state.noise_rng, global_batch_size, class_probabilities)
+            per_replica = strategy.run(replica_step, args=(batch, drawn, stop_flag, update_d, update_g))
+            if update_g:  # cross-replica: the replicas' weights are equal again here
+                state.update_ema(ema_decay(cfg, state.g_optimizer.iterations))
+            totals = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+            if adaptive and policy:
+                adjust_p(totals[METRICS.index("r_t")])
+            return totals
+        return step
 
     # One traced function per pattern of updates that the schedule uses (one by default).
     functions = {}
