@@ -93,9 +93,8 @@ def make_train_step(state, cfg, strategy, global_batch_size, class_probabilities
                                                       augment.ADA_INTERVAL, cfg["ada_target"]))
             state.ada_signs.assign(0.0)
             state.ada_steps.assign(0)
-            return tf.constant(True)
 
-        tf.cond(state.ada_steps >= augment.ADA_INTERVAL, move_p, lambda: tf.constant(False))
+        tf.cond(state.ada_steps >= augment.ADA_INTERVAL, move_p, lambda: None)
 
     def step_function(update_d, update_g):
         # No AutoGraph: the step has one data-dependent branch, written as tf.cond, and converting
