@@ -7,14 +7,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pytest
-from PIL import Image
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Decoded images and FID statistics of the tests' temporary folders are cached outside the repo;
 # set before any project module is imported, and inherited by the scripts the tests start.
 os.environ.setdefault("DCGAN_CACHE_DIR", tempfile.mkdtemp(prefix="dcgan-test-cache-"))
+# Set before NumPy loads OpenBLAS. With two test workers on two cores, each process's two OpenBLAS
+# threads wait on each other: FID's eigendecompositions of 2048x2048 covariances took 36 s instead
+# of 3 s each, which decides nothing about whether a command works.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import script_processes  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,11 +28,15 @@ REPO = Path(__file__).resolve().parent.parent
 TINY = ["--set", "g_filters=8", "--set", "d_filters=8", "--set", "batch_size=4", "--set", "num_examples=9"]
 
 
-def run_script(script, *args, cwd=None, timeout=300, env=None):
-    """Run one of the project's scripts as a user would; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd or REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {})))
+def run_script(script, *args, cwd=None, timeout=300, env=None, fresh_interpreter=False):
+    """Run one of the project's scripts as a user would, in its own process; returns the
+    CompletedProcess. The process is forked from one that has imported TensorFlow already
+    (tests/script_processes.py) unless the test is about a fresh interpreter's start-up."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    if fresh_interpreter:
+        return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd or REPO,
+                              capture_output=True, text=True, timeout=timeout, env=env)
+    return script_processes.run(REPO / script, list(map(str, args)), cwd or REPO, env, timeout)
 
 
 def make_image_folder(folder, count=8, size=(40, 36), mode="RGB", seed=0):

@@ -1,11 +1,10 @@
 """The benchmark script: its side-by-side comparison, and one real scaled-down run."""
 import re
-import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_script
 
 sys.path.insert(0, str(REPO / "bench"))
 import bench  # noqa: E402
@@ -34,8 +33,7 @@ def test_side_by_side_alternates_and_compares_each_sides_fastest_epoch():
 
 
 def test_train_benchmark_prints_its_summary_line():
-    out = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "train", "--train-images", "256",
-                          "--epochs", "2", "--rounds", "1"], capture_output=True, text=True, timeout=300)
+    out = run_script("bench/bench.py", "train", "--train-images", "256", "--epochs", "2", "--rounds", "1")
     assert out.returncode == 0, out.stderr[-2000:]
     line = next(line for line in out.stdout.splitlines() if line.startswith("train "))
     values = dict(re.findall(r"(\w+)=(\S+)", line))

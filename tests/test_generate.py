@@ -166,7 +166,8 @@ def test_argument_mistakes_are_answered_before_tensorflow_loads(sessions_copy, t
         ((number, 100, 4, "--epoch", "last"), "--epoch"),
     ]
     for args, named in cases:
-        result = run_script(SCRIPT, "--checkpoint-root", root, "--out", out, *args, env=poisoned_tensorflow)
+        result = run_script(SCRIPT, "--checkpoint-root", root, "--out", out, *args, env=poisoned_tensorflow,
+                            fresh_interpreter=True)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.startswith("error: ") and named in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
@@ -388,7 +389,7 @@ def test_an_unknown_class_is_refused_with_the_list_before_tensorflow_loads(condi
     before = snapshot(root)
     for wanted in ("Shoe", "10"):
         result = run_script(SCRIPT, "--checkpoint-root", root, number, 100, 3, "--class", "Bag", "--class", wanted,
-                            "--out", tmp_path / "out", env=poisoned_tensorflow)
+                            "--out", tmp_path / "out", env=poisoned_tensorflow, fresh_interpreter=True)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert result.stderr.startswith(f"error: Session {number} has no class '{wanted}'. Its classes, by index: "
                                         "0 T-shirt/top, 1 Trouser, 2 Pullover,")
@@ -400,7 +401,7 @@ def test_class_on_an_unconditional_session_is_refused(sessions_copy, tmp_path, p
     root, number = sessions_copy["gray"]
     before = snapshot(root)
     result = run_script(SCRIPT, "--checkpoint-root", root, number, 100, 3, "--class", "0", "--out", tmp_path / "out",
-                        env=poisoned_tensorflow)
+                        env=poisoned_tensorflow, fresh_interpreter=True)
     assert result.returncode == 2 and "trained without classes" in result.stderr and "leave it out" in result.stderr
     assert snapshot(root) == before and not (tmp_path / "out").exists()
 

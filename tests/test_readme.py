@@ -11,9 +11,9 @@ What changes between the README and the run, and nothing else does:
   images, and `checkpoints/`, the default checkpoint root, starts empty. So `data/hands`,
   `checkpoints/training_2/generated` and `data/augmented/sneaker` are used as written and land in
   the sandbox. `python` is this interpreter and the script the repo's.
-- Threads: OPENBLAS_NUM_THREADS=1. On two cores that other work keeps busy, NumPy's two OpenBLAS
-  threads wait on each other: FID's eigendecompositions of 2048x2048 covariances took 36 s
-  instead of 3 s each, which decides nothing about whether a command works.
+- Processes: each command runs in its own process, forked from one that has imported TensorFlow
+  already (tests/script_processes.py); a TF_CONFIG cluster's workers are started as fresh
+  interpreters, since each must bring up its own distributed runtime.
 - Lines: a line ending in a backslash continues on the next one, as in a shell.
 - Size: DCGAN_train.py commands get TINY and `--set max_images=8` appended (Fashion-MNIST, the
   default data, read from where `make test` installs it). compute_fid.py commands get
@@ -57,6 +57,7 @@ import yaml
 import compute_fid
 import DCGAN_train
 import generate_img
+import script_processes
 from conftest import REPO, TINY, make_image_folder
 from data import datasets
 
@@ -211,9 +212,9 @@ class Walkthrough:
 
     def _process(self, script, words, env):
         argv = [sys.executable, str(REPO / script), *words]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", OPENBLAS_NUM_THREADS="1", **env)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env)
         if "TF_CONFIG" not in env:
-            return [subprocess.run(argv, cwd=self.sandbox, env=env, capture_output=True, text=True, timeout=TIMEOUT)]
+            return [script_processes.run(REPO / script, words, self.sandbox, env, TIMEOUT)]
         workers = [f"127.0.0.1:{free_port()}" for _ in json.loads(env["TF_CONFIG"])["cluster"]["worker"]]
         processes = [subprocess.Popen(argv, cwd=self.sandbox, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env=dict(env, TF_CONFIG=json.dumps({"cluster": {"worker": workers},

@@ -12,24 +12,15 @@ import tensorflow as tf
 from conftest import REPO, TINY, make_image_folder, run_script
 
 # Two logical CPU devices must exist before TensorFlow starts, so this runs in its own process.
-MIRRORED = """
-import sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-sys.argv = ["DCGAN_train.py", *sys.argv[1:]]
-import DCGAN_train
-from utils import cli
-cli.run(DCGAN_train.main)
-"""
+# DCGAN_train.py with two replicas for the mirrored strategy on a CPU-only machine.
+TWO_DEVICES = "tests/train_on_two_cpu_devices.py"
 
 
 def test_mirrored_training_on_two_devices_restores_without_a_strategy(tmp_path):
     data = make_image_folder(tmp_path / "images", count=16)
     root = tmp_path / "ck"
-    mirrored = subprocess.run([sys.executable, "-c", MIRRORED, "--checkpoint-root", str(root), "--strategy",
-                               "mirrored", "1", "1", "--data", str(data), *TINY], cwd=REPO, capture_output=True,
-                              text=True)
+    mirrored = run_script(TWO_DEVICES, "--checkpoint-root", root, "--strategy", "mirrored", "1", "1", "--data", data,
+                          *TINY)
     assert mirrored.returncode == 0, mirrored.stdout + mirrored.stderr
     assert "4 steps of 4" in mirrored.stdout  # the global batch of 4 is split over the 2 replicas
     plain = run_script("DCGAN_train.py", "--checkpoint-root", root, "-r", 1, 1, 2)
@@ -99,8 +90,8 @@ def test_two_workers_on_loopback_train_the_global_batch_and_only_the_chief_write
     assert not any((tmp_path / "tmp1").iterdir())  # the worker's checkpoint copies are gone
 
     mirrored_root = tmp_path / "mirrored"
-    mirrored = subprocess.run([sys.executable, "-c", MIRRORED, "--checkpoint-root", str(mirrored_root),
-                               "--strategy", "mirrored", "1", "2", *args[2:]], cwd=REPO, capture_output=True, text=True)
+    mirrored = run_script(TWO_DEVICES, "--checkpoint-root", mirrored_root, "--strategy", "mirrored", "1", "2",
+                          *args[2:])
     assert mirrored.returncode == 0, mirrored.stderr
     expected = tf.train.load_checkpoint(str(mirrored_root / "training_1" / "ckpt-2"))
     saved = tf.train.load_checkpoint(str(session / "ckpt-2"))

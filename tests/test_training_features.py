@@ -1,16 +1,14 @@
 """Conditional sessions, augmentation with ADA, precisions and synchronized batchnorm, trained for real."""
 import csv
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
 
-from conftest import REPO, TINY, make_image_folder, run_script, write_idx
-from test_scale import MIRRORED
+from conftest import TINY, make_image_folder, run_script, write_idx
+from test_scale import TWO_DEVICES
 
 
 def checkpoint_tensors(prefix):
@@ -85,9 +83,8 @@ def test_a_conditional_session_trains_under_the_mirrored_strategy_on_two_devices
     rng = np.random.default_rng(0)
     data = tmp_path / "idx"
     write_idx(data, rng.integers(0, 256, (16, 28, 28), dtype=np.uint8), np.arange(16) % 10)
-    result = subprocess.run([sys.executable, "-c", MIRRORED, "--checkpoint-root", str(tmp_path / "ck"), "--strategy",
-                             "mirrored", "1", "1", "--data", str(data), *TINY, "--set", "conditional=true"],
-                            cwd=REPO, capture_output=True, text=True)
+    result = run_script(TWO_DEVICES, "--checkpoint-root", tmp_path / "ck", "--strategy", "mirrored", "1", "1",
+                        "--data", data, *TINY, "--set", "conditional=true")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 steps of 4" in result.stdout
     stored = yaml.safe_load((tmp_path / "ck" / "training_1" / "config.yaml").read_text())
@@ -146,9 +143,8 @@ def test_synchronized_batchnorm_on_two_replicas_trains_what_one_device_trains(tm
     args = ["1", "1", "--data", str(data), *TINY, "--set", "deterministic=true"]
     one = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "one", *args)
     assert one.returncode == 0, one.stderr
-    two = subprocess.run([sys.executable, "-c", MIRRORED, "--checkpoint-root", str(tmp_path / "two"), "--strategy",
-                          "mirrored", *args, "--set", f"sync_batchnorm={str(sync).lower()}"],
-                         cwd=REPO, capture_output=True, text=True)
+    two = run_script(TWO_DEVICES, "--checkpoint-root", tmp_path / "two", "--strategy", "mirrored", *args,
+                     "--set", f"sync_batchnorm={str(sync).lower()}")
     assert two.returncode == 0, two.stderr
     expected = checkpoint_tensors(tmp_path / "one" / "training_1" / "ckpt-1")
     got = checkpoint_tensors(tmp_path / "two" / "training_1" / "ckpt-1")
