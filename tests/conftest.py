@@ -106,7 +106,7 @@ def conditional_session(tmp_path_factory):
 # that train or kill real sessions, and any test that needs a trained session fixture or the
 # InceptionV3 extractor (its build and each FID's 2048-d eigendecompositions take seconds apiece).
 SLOW_MODULES = {"test_train", "test_faults", "test_scale", "test_generate", "test_fid", "test_app_gui", "test_bench",
-                "test_readme", "test_lock", "test_evaluate", "test_training_features"}
+                "test_readme", "test_lock", "test_evaluate", "test_training_features", "test_script_processes"}
 SLOW_FIXTURES = {"gray_session", "rgb_session", "conditional_session", "pets_session", "trained", "session", "root",
                  "extractor"}
 

@@ -3,10 +3,12 @@
 Importing TensorFlow and Keras costs each script about 6 s of CPU before it does anything, and
 the tests start a few hundred scripts. multiprocessing's forkserver imports the third-party
 packages once per test worker; every script then runs in its own forked process, as `__main__`,
-with its own argv, working folder, environment, stdout and stderr, exit code and global state
-(TensorFlow's runtime, Keras' dtype policy and the random seeds start only in the child). Only
-those libraries are preloaded: the project's own modules are imported afresh by each script, as
-from a shell. Tests about what the interpreter imports at start-up use a fresh interpreter.
+with its own argv, working folder, environment, stdout and stderr, and exit code. Importing
+TensorFlow does not start its runtime (its threads and devices), so each child starts
+its own, and can still split the CPU into logical devices. Only libraries are preloaded: the
+project's own modules are imported afresh by each script, as from a shell. Python's and NumPy's
+global random states are reseeded from the OS in each child, as in a fresh interpreter. Tests about
+what the interpreter imports at start-up use a fresh interpreter.
 
 This module must not import the project: the forkserver preloads it.
 """
@@ -20,6 +22,8 @@ import tempfile
 import threading
 import traceback
 from pathlib import Path
+
+import numpy
 
 # What every script imports from outside the project, in the order a script would.
 PRELOAD = ["numpy", "scipy.linalg", "PIL.Image", "yaml", "imageio", "matplotlib.figure", "tensorflow", "keras"]
@@ -46,6 +50,7 @@ def _run_as_main(script, argv, cwd, env, stdout_path, stderr_path):
     os.environ.update(env)
     sys.argv = [script, *argv]
     sys.path[0:0] = [str(Path(script).parent)]
+    numpy.random.seed()  # the forkserver's state otherwise (Python's own random reseeds at fork)
     code = 0
     try:
         runpy.run_path(script, run_name="__main__")
