@@ -283,6 +283,13 @@ def _train_session(root, overrides, epochs, images=None, number=1):
     return SessionProgress(session).rows()
 
 
+def _copy_outputs(session, destination):
+    """A session's epoch grids, metrics.csv and losses.png, to look at after its folder is gone."""
+    shutil.copytree(session / "images", destination, dirs_exist_ok=True)
+    for name in ("metrics.csv", "losses.png"):
+        shutil.copy2(session / name, destination / name)
+
+
 def bench_conditional(args):
     """A conditional Fashion-MNIST session with the default recipe: each epoch's samples (every
     class equally often) scored by bench/quality.py, with the classifier's agreement per class."""
@@ -294,8 +301,7 @@ def bench_conditional(args):
         model = quality.classifier()
         real, test_features = quality.reference(model, args.quality_images)
         report("conditional real", images=args.quality_images, **real)
-        shutil.copytree(Path(root) / "training_1" / "images", Path(args.augment_grids) / "conditional",
-                        dirs_exist_ok=True)
+        _copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / "conditional")
         for epoch in range(1, args.quality_epochs + 1):
             values = quality.session_scores(model, root, 1, epoch, args.quality_images, test_features, raw=False)
             report(f"conditional epoch={epoch}", images=args.quality_images,
@@ -316,8 +322,8 @@ def bench_augment(args):
             with tempfile.TemporaryDirectory() as root:
                 rows = _train_session(root, overrides, epochs)
                 values = quality.session_scores(model, root, 1, epochs, args.quality_images, test_features, raw=False)
-                shutil.copytree(Path(root) / "training_1" / "images", Path(args.augment_grids) /
-                                f"{size}_{policy.replace(',', '+')}_{p}", dirs_exist_ok=True)
+                _copy_outputs(Path(root) / "training_1",
+                              Path(args.augment_grids) / f"{size}_{policy.replace(',', '+')}_{p}")
             report(f"augment images={size} policy={policy} p={p}", steps=epochs * (size // 64), epochs=epochs,
                    r_t=rows[-1]["r_t"], final_p=rows[-1]["augment_p"], **values)
 
@@ -393,8 +399,7 @@ def bench_recipe(args):
                 overrides = dict(RECIPES[name], checkpoint_every=1, max_to_keep=None)
                 rows[name] = _train_session(Path(root) / name, overrides, epoch)
                 if epoch in args.recipe_score:
-                    shutil.copytree(Path(root) / name / "training_1" / "images", Path(args.augment_grids) /
-                                    f"recipe_{name}", dirs_exist_ok=True)
+                    _copy_outputs(Path(root) / name / "training_1", Path(args.augment_grids) / f"recipe_{name}")
                     values = quality.session_scores(model, Path(root) / name, 1, epoch, args.quality_images,
                                                     test_features, raw=False)
                     speed = float(np.median([row["images_per_sec"] for row in rows[name]]))
@@ -431,7 +436,8 @@ def main():
                         help="augment: policies compared with none (default color,translation,cutout)")
     parser.add_argument("--augment-p", default="1.0", help="augment: augment_p of the augmented runs (default 1.0; auto)")
     parser.add_argument("--augment-grids", default=str(REPO / "bench" / "grids"),
-                        help="augment: where each run's epoch grids are copied (default bench/grids)")
+                        help="conditional, augment and recipe: where each session's epoch grids, metrics.csv and "
+                        "losses.png are copied (default bench/grids)")
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), help="recipe: candidates (default: all)")
     parser.add_argument("--recipe-score", type=int, nargs="+", default=[1, 3, 10],
                         help="recipe: epochs after which every candidate is scored (default 1 3 10)")

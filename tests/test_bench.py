@@ -42,3 +42,15 @@ def test_train_benchmark_prints_its_summary_line():
     # Both sides train the same networks on the same images: a side that timed no work, or the
     # wrong amount, would be far off 1 (4 steps of 64 on two shared cores vary by about 2x).
     assert 0.33 < float(values["ratio"]) < 3.0
+
+
+def test_a_benchmark_session_keeps_its_grids_metrics_and_plot(tmp_path):
+    session = tmp_path / "training_1"
+    (session / "images").mkdir(parents=True)
+    for path, text in ((session / "images" / "image_at_epoch_0001.png", "grid"),
+                       (session / "metrics.csv", "epoch,r_t\n1,0.5\n"), (session / "losses.png", "plot")):
+        path.write_text(text)
+    bench._copy_outputs(session, tmp_path / "kept")
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["image_at_epoch_0001.png", "losses.png",
+                                                                      "metrics.csv"]
+    assert (tmp_path / "kept" / "metrics.csv").read_text() == "epoch,r_t\n1,0.5\n"
