@@ -10,6 +10,7 @@ side by side in the same process where there is one.
     python bench/bench.py conditional      # a conditional session's samples per epoch, agreement per class
     python bench/bench.py augment          # small subsets with and without augmentation, equal steps
     python bench/bench.py recipe           # candidate recipes side by side, scored after epochs 1, 3, 10
+    python bench/bench.py recipe --recipe-folder 5000   # the same with the 64x64 folder config
     python bench/bench.py usefulness       # a conditional session's PRDC, copies and classifier accuracies
     python bench/bench.py all
 
@@ -48,6 +49,20 @@ def make_folder(folder, count, size, seed=0):
     for i in range(count):
         small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
         Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC).save(folder / f"{i:06d}.jpg", quality=90)
+    return folder
+
+
+def fashion_mnist_folder(folder, count, size):
+    """A folder of `count` Fashion-MNIST training images (a seeded subset) as size x size RGB PNGs;
+    an existing one is reused."""
+    import quality
+    if folder.is_dir() and len(list(folder.glob("*.png"))) == count:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    images, _ = quality.training_set()
+    for i, index in enumerate(np.random.default_rng(0).permutation(len(images))[:count]):
+        Image.fromarray(images[index, :, :, 0]).convert("RGB").resize((size, size), Image.Resampling.BICUBIC) \
+            .save(folder / f"{i:05d}.png")
     return folder
 
 
@@ -113,11 +128,18 @@ def _side_by_side(project, plain, rounds, images):
                 ratio_median=np.median(plain_seconds) / np.median(project_seconds), epochs_each=len(project_seconds))
 
 
+def _default_precision():
+    """The precision a new session picks here (precision: auto), for both sides of a comparison."""
+    import tensorflow as tf
+    from training.distribute import choose_precision
+    return choose_precision(tf.distribute.get_strategy())[0]
+
+
 def bench_train(args):
     from data.datasets import load_training_images
     from data.pipeline import steps_per_epoch
     from training import config
-    overrides = {"max_images": args.train_images}
+    overrides = {"max_images": args.train_images, "precision": _default_precision()}
     cfg = config.load_config(overrides=overrides)
     images = load_training_images(cfg)
     steps_images = steps_per_epoch(len(images.images), cfg["batch_size"]) * cfg["batch_size"]
@@ -128,14 +150,15 @@ def bench_train(args):
 
     result = _side_by_side(project, lambda: _plain_epoch_seconds(cfg, images.images, args.epochs), args.rounds,
                            steps_images)
-    report("train", images=len(images.images), batch=cfg["batch_size"], **result)
+    report("train", images=len(images.images), batch=cfg["batch_size"], precision=cfg["precision"], **result)
 
 
 def bench_folder(args):
     from data import datasets, pipeline
     g_filters, d_filters = (args.folder_filters, args.folder_filters) if args.folder_filters else (128, 64)
     overrides = {"dataset": "folder", "image_size": 64, "channels": 3, "g_filters": g_filters, "d_filters": d_filters,
-                 "d_batchnorm": True, "d_dropout": 0.0, "batch_size": 64, "checkpoint_every": 1000}
+                 "d_batchnorm": True, "d_dropout": 0.0, "batch_size": 64, "checkpoint_every": 1000,
+                 "precision": _default_precision()}
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_folder(Path(tmp) / "jpegs", args.folder_images, 128)
         overrides.update(data_dir=str(folder), cache_dir=str(Path(tmp) / "cache"))
@@ -153,7 +176,8 @@ def bench_folder(args):
 
         result = _side_by_side(project, lambda: _plain_epoch_seconds(cfg, in_memory, 2), args.rounds, steps_images)
     first = steps_images / (decode + steps_images / result["project_ips"])
-    report("folder", images=len(images.images), g_filters=g_filters, d_filters=d_filters, first_epoch_ips=first,
+    report("folder", images=len(images.images), g_filters=g_filters, d_filters=d_filters,
+           precision=cfg["precision"], first_epoch_ips=first,
            second_epoch_ips=result["project_ips"], in_memory_ips=result["plain_ips"], ratio=result["ratio"],
            ratio_median=result["ratio_median"], peak_rss_mb=peak_rss_mb())
 
@@ -267,7 +291,7 @@ def _session_root(args, name):
     return contextlib.nullcontext(str(root))
 
 
-def _train_session(root, overrides, epochs, images=None, number=1):
+def _train_session(root, overrides, epochs, images=None, number=1, config_path=None):
     """Train session `number` under root from scratch to `epochs` (or on to it from its newest
     checkpoint); returns the session's metrics rows."""
     from data.datasets import load_training_images
@@ -278,7 +302,8 @@ def _train_session(root, overrides, epochs, images=None, number=1):
     done = sessions.checkpoint_epochs(session, report_fallback=False) if session.is_dir() else {}
     if done and max(done) >= epochs:  # a kept session (--keep) that an earlier run took this far
         return SessionProgress(session).rows()[:epochs]
-    plan = training_plan.plan(root, number, epochs, max(done) if done else None, overrides=overrides)
+    plan = training_plan.plan(root, number, epochs, max(done) if done else None, config_path=config_path,
+                              overrides=overrides)
     loop.run(plan, loop.build_state(plan), images or load_training_images(plan.cfg))
     return SessionProgress(session).rows()
 
@@ -379,31 +404,41 @@ RECIPES = {
     "ema_warmup": {"ema_warmup": True},
     # The average only reads the training: same training as the default, a longer and warmed-up average.
     "ema0.999_warmup": {"ema_decay": 0.999, "ema_warmup": True},
+    # The default's precision is auto (bfloat16 on a CPU with bfloat16 instructions); these fix it.
     "bf16": {"precision": "mixed_bfloat16"},
+    "float32": {"precision": "float32"},
 }
 
 
 def bench_recipe(args):
     """Candidate recipes trained side by side on Fashion-MNIST: epoch by epoch in turn, so each
     one's img/s is measured beside the others', and each scored by bench/quality.py after the
-    epochs in --recipe-score."""
+    epochs in --recipe-score. With --recipe-folder N, on N Fashion-MNIST images enlarged to 64x64
+    RGB and trained with configs/image_folder_64.yaml (the folder config's networks and augmentation),
+    a stand-in for a small photo set that the classifier can still score."""
     import quality
     model = quality.classifier()
     _, test_features = quality.reference(model, args.quality_images)
     names = args.recipes or list(RECIPES)
     last = max(args.recipe_score)
-    with _session_root(args, "recipe") as root:
+    bench_name = "recipe64" if args.recipe_folder else "recipe"
+    with _session_root(args, bench_name) as root:
+        config_path, data = None, {}
+        if args.recipe_folder:
+            config_path = REPO / "configs" / "image_folder_64.yaml"
+            data = {"data_dir": str(fashion_mnist_folder(Path(root) / "fashion64", args.recipe_folder, 64)),
+                    "cache_dir": str(Path(root) / "cache")}
         rows = {}
         for epoch in range(1, last + 1):
             for name in names:
-                overrides = dict(RECIPES[name], checkpoint_every=1, max_to_keep=None)
-                rows[name] = _train_session(Path(root) / name, overrides, epoch)
+                overrides = dict(RECIPES[name], **data, checkpoint_every=1, max_to_keep=None)
+                rows[name] = _train_session(Path(root) / name, overrides, epoch, config_path=config_path)
                 if epoch in args.recipe_score:
-                    _copy_outputs(Path(root) / name / "training_1", Path(args.augment_grids) / f"recipe_{name}")
+                    _copy_outputs(Path(root) / name / "training_1", Path(args.augment_grids) / f"{bench_name}_{name}")
                     values = quality.session_scores(model, Path(root) / name, 1, epoch, args.quality_images,
                                                     test_features, raw=False)
                     speed = float(np.median([row["images_per_sec"] for row in rows[name]]))
-                    report(f"recipe {name} epoch={epoch}", images_per_sec=speed,
+                    report(f"{bench_name} {name} epoch={epoch}", images_per_sec=speed,
                            seconds_per_epoch=float(np.median([row["seconds"] for row in rows[name]])), **values)
 
 
@@ -441,6 +476,8 @@ def main():
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), help="recipe: candidates (default: all)")
     parser.add_argument("--recipe-score", type=int, nargs="+", default=[1, 3, 10],
                         help="recipe: epochs after which every candidate is scored (default 1 3 10)")
+    parser.add_argument("--recipe-folder", type=int, metavar="N", help="recipe: train on N Fashion-MNIST images "
+                        "enlarged to 64x64 RGB with configs/image_folder_64.yaml, instead of all of them at 28x28")
     parser.add_argument("--fid-weights", default="imagenet", help="usefulness: compute_fid.py's --weights "
                         "(imagenet, a local .h5, or random where the ImageNet weights cannot be fetched)")
     parser.add_argument("--keep", metavar="DIR", help="conditional, recipe and usefulness: keep the sessions in DIR/<bench> "

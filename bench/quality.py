@@ -64,7 +64,7 @@ def classifier(cache_dir=None):
         model.load_weights(path)
         return model
     keras.utils.set_random_seed(SEED)
-    images, labels = _fashion_mnist("train")
+    images, labels = training_set()
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(images.astype(np.float32), labels, batch_size=128, epochs=3, verbose=2)
     test_images, test_labels = _fashion_mnist("t10k")
@@ -75,12 +75,28 @@ def classifier(cache_dir=None):
     return model
 
 
+def training_set():
+    """Fashion-MNIST's training images (N, 28, 28, 1) uint8 and labels."""
+    return _fashion_mnist("train")
+
+
+def classifier_input(images):
+    """(N, 28, 28, 1) float32 images for the classifier. Samples of a larger RGB stand-in set
+    (Fashion-MNIST enlarged for the 64x64 folder config) are averaged over their channels and
+    shrunk back by area averaging."""
+    import tensorflow as tf
+    images = images.astype(np.float32)
+    if images.shape[1:] != (28, 28, 1):
+        images = tf.image.resize(images.mean(axis=-1, keepdims=True), (28, 28), method="area").numpy()
+    return images
+
+
 def scores(model, images, reference_features=None):
-    """Quality numbers of (N, 28, 28, 1) uint8 images; fd needs the test set's features."""
+    """Quality numbers of (N, H, W, C) uint8 images (see classifier_input); fd needs the test set's features."""
     import keras
     from metrics import fid
     features_model = keras.Model(model.inputs, [model.get_layer("features").output, model.outputs[0]])
-    features, probs = features_model.predict(images.astype(np.float32), batch_size=500, verbose=0)
+    features, probs = features_model.predict(classifier_input(images), batch_size=500, verbose=0)
     probs = np.clip(probs.astype(np.float64), 1e-12, 1.0)
     marginal = probs.mean(axis=0)
     kl = (probs * (np.log(probs) - np.log(marginal))).sum(axis=1)
@@ -140,7 +156,7 @@ def session_scores(model, root, session, epoch, count, test_features, seed=SEED,
         values, features = scores(model, images, test_features)
         result.update({name + k: v for k, v in values.items()})
         if labels is not None:
-            predicted = model.predict(images.astype(np.float32), batch_size=500, verbose=0).argmax(axis=1)
+            predicted = model.predict(classifier_input(images), batch_size=500, verbose=0).argmax(axis=1)
             result[name + "agreement"] = float((predicted == labels).mean())
             result[name + "intra_fd"] = intra_class_fd(features, labels, test_features)
             if not name:

@@ -24,8 +24,10 @@ import script_processes  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
-# A network small enough to train a few steps in seconds on two cores.
-TINY = ["--set", "g_filters=8", "--set", "d_filters=8", "--set", "batch_size=4", "--set", "num_examples=9"]
+# A network small enough to train a few steps in seconds on two cores. float32 whatever the CPU, so
+# that tests comparing weights across devices or runs hold the same tolerances on every machine.
+TINY = ["--set", "g_filters=8", "--set", "d_filters=8", "--set", "batch_size=4", "--set", "num_examples=9",
+        "--set", "precision=float32"]
 
 
 def run_script(script, *args, cwd=None, timeout=300, env=None, fresh_interpreter=False):

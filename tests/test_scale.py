@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import REPO, TINY, make_image_folder, run_script
@@ -38,6 +39,39 @@ def test_mixed_precision_and_xla_train_on_cpu(tmp_path):
     assert any("loss_scale" in name or "dynamic_scale" in name for name in names), sorted(names)[:20]
     metrics = (tmp_path / "ck" / "training_1" / "metrics.csv").read_text().splitlines()[1].split(",")
     assert np.isfinite([float(v) for v in metrics[1:5]]).all()
+
+
+@pytest.mark.parametrize("flags, chosen, reason", [
+    ("fpu sse2 avx2 avx512f avx512_bf16 avx512_fp16", "mixed_bfloat16", "the CPU has AVX512_BF16"),
+    ("fpu sse2 avx2 amx_tile amx_bf16", "mixed_bfloat16", "the CPU has AMX_BF16"),
+    ("fpu sse2 avx2 avx512f avx512_vnni", "float32", "no bfloat16 instructions"),  # AVX-512 without bfloat16
+])
+def test_auto_precision_picks_bfloat16_only_on_a_cpu_with_bfloat16_instructions(tmp_path, flags, chosen, reason):
+    from training.distribute import choose_precision
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("".join(f"processor\t: {n}\nmodel name\t: some CPU\nflags\t\t: {flags}\n\n" for n in (0, 1)))
+    precision, why = choose_precision(tf.distribute.get_strategy(), cpuinfo)
+    assert precision == chosen and reason in why
+    assert choose_precision(tf.distribute.get_strategy(), tmp_path / "no_such_file")[0] == "float32"
+
+
+def test_auto_precision_is_decided_when_a_session_starts_and_kept_on_resume(tmp_path):
+    """The choice is printed and stored in config.yaml; a resume, even one that asks for auto
+    again, keeps the precision the checkpoints were trained in."""
+    from training import sessions
+    from training.distribute import choose_precision
+    expected, why = choose_precision(tf.distribute.get_strategy())  # this machine's CPU
+    data = make_image_folder(tmp_path / "images", count=8)
+    root = tmp_path / "ck"
+    started = run_script("DCGAN_train.py", "--checkpoint-root", root, 1, 1, "--data", data, *TINY,
+                         "--set", "precision=auto")
+    assert started.returncode == 0, started.stderr
+    assert f"Precision: {expected} (auto: {why};" in started.stdout
+    assert sessions.read_stored_config(root / "training_1")["precision"] == expected
+    resumed = run_script("DCGAN_train.py", "--checkpoint-root", root, "-r", 1, 1, 2, "--set", "precision=auto")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Precision:" not in resumed.stdout and "Config change" not in resumed.stdout
+    assert sessions.read_stored_config(root / "training_1")["precision"] == expected
 
 
 def test_mixed_precision_keeps_float32_outputs():

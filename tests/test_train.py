@@ -214,21 +214,27 @@ def test_a_session_from_before_a_config_key_existed_still_resumes(trained, tmp_p
     assert result.returncode == 0, result.stderr
 
 
-def test_a_session_from_before_beta2_existed_keeps_the_beta2_it_was_trained_with(tmp_path):
+@pytest.mark.parametrize("key, default_now, trained_with", [
+    ("beta2", 0.99, 0.999),  # Keras' Adam
+    ("precision", "auto", "float32"),  # sessions before mixed_precision became precision
+])
+def test_a_session_from_before_a_key_existed_keeps_the_value_it_was_trained_with(tmp_path, key, default_now,
+                                                                                 trained_with):
     from training import config, sessions
     session = tmp_path / "training_1"
     session.mkdir()
     stored = config.load_config()
-    del stored["beta2"]
+    del stored[key]
     (session / "config.yaml").write_text(config.dump(stored))
-    assert config.load_config()["beta2"] == 0.99  # today's default
-    assert sessions.read_stored_config(session)["beta2"] == 0.999  # Keras' Adam, which it was trained with
+    assert config.load_config()[key] == default_now
+    assert sessions.read_stored_config(session)[key] == trained_with
 
 
 def tiny_state(**overrides):
     from training import config
     from training import sessions, state as session_state
-    cfg = config.load_config(overrides={"g_filters": 4, "d_filters": 4, "num_examples": 4, **overrides})
+    cfg = config.load_config(overrides={"g_filters": 4, "d_filters": 4, "num_examples": 4, "precision": "float32",
+                                        **overrides})
     return session_state.GanState(cfg)
 
 

@@ -25,7 +25,7 @@ ARCHITECTURE_KEYS = ("image_size", "channels", "noise_dim", "g_filters", "d_filt
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # Keys whose default changed after they were added to sessions' config.yaml: a session stored before
 # the key existed was trained with this value, not today's default (Adam's beta2 was Keras' 0.999).
-VALUE_BEFORE_THE_KEY = {"beta2": 0.999}
+VALUE_BEFORE_THE_KEY = {"beta2": 0.999, "precision": "float32"}
 # Keys of earlier versions, read into today's: old sessions' config.yaml and old command lines.
 RENAMED = {"mixed_precision": lambda on: {"precision": "mixed_float16" if _bool(on) else "float32"}}
 
@@ -123,7 +123,7 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "d_filters": _int(1, 4096),
     "d_batchnorm": _bool,
     "class_names": _class_names,
-    "precision": _choice(*PRECISIONS),
+    "precision": _choice("auto", *PRECISIONS),  # auto: chosen by the devices when a session starts
     "noise": _choice("normal", "uniform"),
     "d_dropout": _float(0.0, 1.0, hi_open=True),
     "init_std": _float(0.0, 1.0, lo_open=True),

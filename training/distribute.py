@@ -1,6 +1,8 @@
-"""tf.distribute strategies by name, and which process of a cluster writes the session."""
+"""tf.distribute strategies by name, which process of a cluster writes the session, and the
+precision the devices compute fastest in."""
 import json
 import os
+from pathlib import Path
 
 from utils.errors import UserError
 
@@ -59,3 +61,35 @@ def chief_task(name, tf_config_text=None):
     if "chief" in tf_config["cluster"]:
         return task["type"] == "chief"
     return task["type"] == "worker" and int(task["index"]) == 0
+
+
+# CPU instructions that compute bfloat16 products natively (Intel Cooper Lake and later, AMD Zen 4
+# and later); without them TensorFlow emulates bfloat16 on the CPU, slower than float32.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def bfloat16_cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's bfloat16 instructions listed in Linux's cpuinfo; none where there is no such file."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return []
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return [flag for flag in BFLOAT16_CPU_FLAGS if flag in flags]
+
+
+def choose_precision(strategy, cpuinfo="/proc/cpuinfo"):
+    """(precision, why) for `precision: auto`: mixed_bfloat16 when one process trains on a CPU with
+    bfloat16 instructions (measured faster than float32 there, at the same quality), float32 otherwise."""
+    if strategy.cluster_resolver is not None and strategy.cluster_resolver.cluster_spec().as_dict():
+        return "float32", "a multi-worker cluster, whose machines' CPUs may differ"
+    import tensorflow as tf
+    if tf.config.list_logical_devices("GPU"):
+        return "float32", "training on GPUs (set mixed_float16 or mixed_bfloat16 to use their half-precision units)"
+    flags = bfloat16_cpu_flags(cpuinfo)
+    if flags:
+        return "mixed_bfloat16", f"the CPU has {flags[0].upper()}"
+    return "float32", "the CPU has no bfloat16 instructions (AVX512_BF16 or AMX)"

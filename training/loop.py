@@ -18,7 +18,7 @@ from data.labels import class_frequencies
 from data.pipeline import epoch_dataset, steps_per_epoch
 from training import config as config_lib
 from training import sessions
-from training.distribute import is_chief
+from training.distribute import choose_precision, is_chief
 from training.events import EventLog
 from training.progress import METRICS, SessionProgress, overfitting_warning
 from training.state import GanState
@@ -35,6 +35,9 @@ def build_state(plan, strategy=None):
         plan.cfg["sync_batchnorm"] = strategy.num_replicas_in_sync > 1
         if plan.restore_prefix:
             plan.config_changes.append(f"sync_batchnorm: auto -> {plan.cfg['sync_batchnorm']}")
+    if plan.cfg["precision"] == "auto":  # a new session's; a restore keeps the one it was trained in
+        plan.cfg["precision"], why = choose_precision(strategy)
+        print(f"Precision: {plan.cfg['precision']} (auto: {why}; set precision to choose another).")
     state = GanState(plan.cfg, strategy)
     if plan.restore_prefix:
         state.restore(plan.restore_prefix)

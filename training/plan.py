@@ -61,6 +61,8 @@ def plan(root, number, epochs, restore_epoch=None, config_path=None, overrides=N
                             f"it is the last epoch to train, e.g. -r {restore_epoch} {number} {restore_epoch + 10}.")
         stored = sessions.read_stored_config(session)
         cfg = _resolve(config_lib.merge(config_path, overrides, base=stored), data_arg)
+        if cfg["precision"] == "auto":  # chosen when the session started; its checkpoints hold that choice
+            cfg["precision"] = stored["precision"]
         result = Plan(root, number, cfg, epochs, restore_epoch, prefix)
     if result.cfg["conditional"]:
         _check_classes(result, stored if result.restore_prefix and stored["conditional"] else None)
