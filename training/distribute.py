@@ -41,12 +41,17 @@ def _check_tf_config(text):
 def is_chief(strategy):
     """True for the one process that writes the session folder: the only process, or the
     multi-worker cluster's chief (the "chief" task, else worker 0)."""
-    resolver = strategy.cluster_resolver
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    if not _in_cluster(strategy):
         return True
+    resolver = strategy.cluster_resolver
     if "chief" in resolver.cluster_spec().jobs:
         return resolver.task_type == "chief"
     return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def _in_cluster(strategy):
+    resolver = strategy.cluster_resolver
+    return resolver is not None and bool(resolver.cluster_spec().as_dict())
 
 
 def chief_task(name, tf_config_text=None):
@@ -64,7 +69,7 @@ def chief_task(name, tf_config_text=None):
 
 
 # CPU instructions that compute bfloat16 products natively (Intel Cooper Lake and later, AMD Zen 4
-# and later); without them TensorFlow emulates bfloat16 on the CPU, slower than float32.
+# and later). Without them bfloat16 is converted in software, and float32 is the safe choice.
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -84,7 +89,7 @@ def bfloat16_cpu_flags(cpuinfo="/proc/cpuinfo"):
 def choose_precision(strategy, cpuinfo="/proc/cpuinfo"):
     """(precision, why) for `precision: auto`: mixed_bfloat16 when one process trains on a CPU with
     bfloat16 instructions (measured faster than float32 there, at the same quality), float32 otherwise."""
-    if strategy.cluster_resolver is not None and strategy.cluster_resolver.cluster_spec().as_dict():
+    if _in_cluster(strategy):
         return "float32", "a multi-worker cluster, whose machines' CPUs may differ"
     import tensorflow as tf
     if tf.config.list_logical_devices("GPU"):
