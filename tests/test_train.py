@@ -216,7 +216,7 @@ def test_a_session_from_before_a_config_key_existed_still_resumes(trained, tmp_p
 
 @pytest.mark.parametrize("key, default_now, trained_with", [
     ("beta2", 0.99, 0.999),  # Keras' Adam
-    ("precision", "auto", "float32"),  # sessions before mixed_precision became precision
+    ("precision", "auto", "float32"),  # sessions from before any precision key
 ])
 def test_a_session_from_before_a_key_existed_keeps_the_value_it_was_trained_with(tmp_path, key, default_now,
                                                                                  trained_with):
