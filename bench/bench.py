@@ -341,7 +341,8 @@ def bench_augment(args):
     _, test_features = quality.reference(model, args.quality_images)
     for size in args.augment_sizes:
         epochs = -(-args.augment_steps // (size // 64))  # whole epochs, at least augment_steps steps of 64
-        for policy, p in (("none", 1.0), *((name, args.augment_p) for name in args.augment_policies)):
+        for policy in args.augment_policies:
+            p = 1.0 if policy == "none" else args.augment_p
             overrides = {"max_images": size, "batch_size": 64, "augment": policy, "augment_p": p,
                          "checkpoint_every": 100000, "max_to_keep": 1}
             with tempfile.TemporaryDirectory() as root:
@@ -467,8 +468,9 @@ def main():
     parser.add_argument("--augment-sizes", type=int, nargs="+", default=[1000, 5000],
                         help="augment: Fashion-MNIST subset sizes (default 1000 5000)")
     parser.add_argument("--augment-steps", type=int, default=1400, help="augment: steps of 64 per run (default 1400)")
-    parser.add_argument("--augment-policies", nargs="+", default=["color,translation,cutout"],
-                        help="augment: policies compared with none (default color,translation,cutout)")
+    parser.add_argument("--augment-policies", nargs="+", default=["none", "color,translation,cutout"],
+                        help="augment: the policies trained in turn, none for the baseline (default none "
+                             "color,translation,cutout; give one to run an arm alone, e.g. beside the other)")
     parser.add_argument("--augment-p", default="1.0", help="augment: augment_p of the augmented runs (default 1.0; auto)")
     parser.add_argument("--augment-grids", default=str(REPO / "bench" / "grids"),
                         help="conditional, augment and recipe: where each session's epoch grids, metrics.csv and "
