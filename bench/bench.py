@@ -335,23 +335,31 @@ def bench_conditional(args):
 
 def bench_augment(args):
     """Small Fashion-MNIST subsets trained the same number of steps with and without augmentation;
-    the last epoch's samples scored by bench/quality.py, with the final r_t and augment_p."""
+    the samples scored by bench/quality.py at the end (and every --augment-score-every steps), with
+    r_t and augment_p. With --keep the sessions stay in DIR/augment_<size>_<arm> and checkpoint at
+    every scored epoch, so a run stopped part way goes on from its last one when run again."""
     import quality
     model = quality.classifier()
     _, test_features = quality.reference(model, args.quality_images)
     for size in args.augment_sizes:
-        epochs = -(-args.augment_steps // (size // 64))  # whole epochs, at least augment_steps steps of 64
+        steps_per_epoch = size // 64
+        epochs = -(-args.augment_steps // steps_per_epoch)  # whole epochs, at least augment_steps steps of 64
+        every = -(-(args.augment_score_every or args.augment_steps) // steps_per_epoch)
+        scored = sorted({*range(every, epochs, every), epochs})
         for policy in args.augment_policies:
             p = 1.0 if policy == "none" else args.augment_p
+            arm = f"{size}_{policy.replace(',', '+')}_{p}"
             overrides = {"max_images": size, "batch_size": 64, "augment": policy, "augment_p": p,
-                         "checkpoint_every": 100000, "max_to_keep": 1}
-            with tempfile.TemporaryDirectory() as root:
+                         "checkpoint_every": every, "max_to_keep": None}
+            with _session_root(args, f"augment_{arm}") as root:
                 rows = _train_session(root, overrides, epochs)
-                values = quality.session_scores(model, root, 1, epochs, args.quality_images, test_features, raw=False)
-                _copy_outputs(Path(root) / "training_1",
-                              Path(args.augment_grids) / f"{size}_{policy.replace(',', '+')}_{p}")
-            report(f"augment images={size} policy={policy} p={p}", steps=epochs * (size // 64), epochs=epochs,
-                   r_t=rows[-1]["r_t"], final_p=rows[-1]["augment_p"], **values)
+                _copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / arm)
+                for epoch in scored:
+                    values = quality.session_scores(model, root, 1, epoch, args.quality_images, test_features,
+                                                    raw=False)
+                    row = rows[epoch - 1]
+                    report(f"augment images={size} policy={policy} p={p}", steps=epoch * steps_per_epoch,
+                           epochs=epoch, r_t=row["r_t"], final_p=row["augment_p"], **values)
 
 
 def bench_usefulness(args):
@@ -472,6 +480,8 @@ def main():
                         help="augment: the policies trained in turn, none for the baseline (default none "
                              "color,translation,cutout; give one to run an arm alone, e.g. beside the other)")
     parser.add_argument("--augment-p", default="1.0", help="augment: augment_p of the augmented runs (default 1.0; auto)")
+    parser.add_argument("--augment-score-every", type=int, metavar="STEPS",
+                        help="augment: also score every STEPS steps, not only at the end")
     parser.add_argument("--augment-grids", default=str(REPO / "bench" / "grids"),
                         help="conditional, augment and recipe: where each session's epoch grids, metrics.csv and "
                         "losses.png are copied (default bench/grids)")
@@ -482,7 +492,7 @@ def main():
                         "enlarged to 64x64 RGB with configs/image_folder_64.yaml, instead of all of them at 28x28")
     parser.add_argument("--fid-weights", default="imagenet", help="usefulness: compute_fid.py's --weights "
                         "(imagenet, a local .h5, or random where the ImageNet weights cannot be fetched)")
-    parser.add_argument("--keep", metavar="DIR", help="conditional, recipe and usefulness: keep the sessions in DIR/<bench> "
+    parser.add_argument("--keep", metavar="DIR", help="conditional, recipe, usefulness and augment: keep the sessions in DIR/<bench> "
                         "(default: a temporary folder, removed afterwards)")
     args = parser.parse_args()
     for name in BENCHES if "all" in args.names else args.names:

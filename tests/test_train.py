@@ -232,7 +232,7 @@ def test_a_session_from_before_a_key_existed_keeps_the_value_it_was_trained_with
 
 def tiny_state(**overrides):
     from training import config
-    from training import sessions, state as session_state
+    from training import state as session_state
     cfg = config.load_config(overrides={"g_filters": 4, "d_filters": 4, "num_examples": 4, "precision": "float32",
                                         **overrides})
     return session_state.GanState(cfg)
@@ -253,7 +253,7 @@ def test_the_average_generator_moves_by_one_minus_decay_and_copies_batchnorm_sta
 
 def test_grids_come_from_the_average_generator_stored_in_the_checkpoint(trained):
     import numpy as np
-    from training import sessions, state as session_state
+    from training import state as session_state
     from utils.imaging import to_uint8
     root, _, _ = trained
     state, epoch = session_state.load_session(root, 1, 3)
