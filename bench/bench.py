@@ -336,27 +336,39 @@ def bench_conditional(args):
 def bench_augment(args):
     """Small Fashion-MNIST subsets trained the same number of steps with and without augmentation;
     the samples scored by bench/quality.py at the end (and every --augment-score-every steps), with
-    r_t and augment_p. With --keep the sessions stay in DIR/augment_<size>_<arm> and checkpoint at
-    every scored epoch, so a run stopped part way goes on from its last one when run again."""
+    their copies of the training subset, recall and coverage, r_t and augment_p; unseen test images
+    scored the same way first, as the reference. With --keep the sessions stay in
+    DIR/augment_<size>_<arm> and checkpoint at every scored epoch, so a run stopped part way goes on
+    from its last one when run again."""
     import quality
+    from data.datasets import load_training_images
+    from training import config
+    from training import state as session_state
     model = quality.classifier()
-    _, test_features = quality.reference(model, args.quality_images)
+    count = args.quality_images
+    _, test_features = quality.reference(model, count)
+    test_images, _ = quality.held_out_set()
     for size in args.augment_sizes:
         steps_per_epoch = size // 64
         epochs = -(-args.augment_steps // steps_per_epoch)  # whole epochs, at least augment_steps steps of 64
         every = -(-(args.augment_score_every or args.augment_steps) // steps_per_epoch)
         scored = sorted({*range(every, epochs, every), epochs})
+        subset = {"max_images": size, "batch_size": 64}
+        training_images = load_training_images(config.load_config(overrides=subset)).images
+        # The last `count` test images: unlike the first, not the prdc reference (with count <= 5000).
+        report(f"augment images={size} real", **quality.small_set_scores(model, test_images[-count:], training_images,
+                                                                         test_features))
         for policy in args.augment_policies:
             p = 1.0 if policy == "none" else args.augment_p
             arm = f"{size}_{policy.replace(',', '+')}_{p}"
-            overrides = {"max_images": size, "batch_size": 64, "augment": policy, "augment_p": p,
-                         "checkpoint_every": every, "max_to_keep": None}
+            overrides = dict(subset, augment=policy, augment_p=p, checkpoint_every=every, max_to_keep=None)
             with _session_root(args, f"augment_{arm}") as root:
                 rows = _train_session(root, overrides, epochs)
                 _copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / arm)
                 for epoch in scored:
-                    values = quality.session_scores(model, root, 1, epoch, args.quality_images, test_features,
-                                                    raw=False)
+                    state, _ = session_state.load_session(root, 1, epoch)
+                    images, _ = quality.session_samples(state, count)
+                    values = quality.small_set_scores(model, images, training_images, test_features)
                     row = rows[epoch - 1]
                     report(f"augment images={size} policy={policy} p={p}", steps=epoch * steps_per_epoch,
                            epochs=epoch, r_t=row["r_t"], final_p=row["augment_p"], **values)

@@ -166,6 +166,25 @@ def session_scores(model, root, session, epoch, count, test_features, seed=SEED,
     return result
 
 
+def small_set_scores(model, images, training_images, test_features):
+    """scores() of (N, H, W, C) uint8 images, plus what a small training set puts at stake:
+    copies_pixels and copies_features, the share of the images closer to one of training_images
+    than those are to each other (in pixels, and in the classifier's features: metrics.copies),
+    and improved precision, recall and coverage against the first N test images' features
+    (metrics.prdc). A discriminator that memorises its set can teach the generator to hand the set
+    back, which fd against unseen images does not punish. Unseen real images score a copy share
+    near 0.5, the reference to read generated images against."""
+    from metrics import copies, prdc
+    result, features = scores(model, images, test_features)
+    _, training_features = scores(model, training_images)
+    flat = [x.reshape(len(x), -1) for x in (images, training_images)]
+    result["copies_pixels"] = copies.copy_report(*flat).share
+    result["copies_features"] = copies.copy_report(features, training_features).share
+    coverage = prdc.prdc(test_features[:len(images)], features)
+    result.update({name: float(getattr(coverage, name)) for name in ("precision", "recall", "coverage")})
+    return result
+
+
 def report(name, **values):
     """One benchmark line: `NAME key=value ...` (bench.py prints its lines with this too)."""
     print(name + " " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()),
