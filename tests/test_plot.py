@@ -69,3 +69,11 @@ def test_the_overfitting_warning_needs_a_high_r_t_over_500_steps_in_a_row():
     assert progress.overfitting_warning(memorised[:33]) is None  # 495 steps
     assert progress.overfitting_warning(memorised + [(0.6, 15)]) is None  # it stopped
     assert progress.overfitting_warning([(0.5, 938), (0.93, 938)]) is not None  # one full Fashion-MNIST epoch
+
+
+def test_each_epoch_is_dotted_up_to_100_epochs_and_a_longer_run_is_a_plain_line():
+    def markers(figure):
+        return {line.get_marker() for ax in figure.axes for line in ax.get_lines()}
+    assert markers(progress.plot_figure(rows(epochs=progress.DOTTED_EPOCHS))) == {"."}
+    # 1,000 images make 15-step epochs: a thousand dots per curve would merge into a band.
+    assert markers(progress.plot_figure(rows(epochs=progress.DOTTED_EPOCHS + 1))) == {"None"}

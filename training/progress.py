@@ -116,6 +116,9 @@ def _plot(rows, path):
     figure.savefig(path, format="png", dpi=100)
 
 
+DOTTED_EPOCHS = 100  # up to this many epochs, losses.png marks each with a dot
+
+
 def plot_figure(rows):
     """losses.png as a matplotlib Figure: losses, discriminator accuracy, FID when an epoch has
     one, r_t and augment p when an epoch has r_t. A Figure of its own, not pyplot's, so nothing
@@ -124,17 +127,20 @@ def plot_figure(rows):
     from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in rows]
+    # A dot per epoch shows where the records are; over hundreds of short epochs (a small set)
+    # the dots merge into a band that hides the curve, so long runs get a thin line alone.
+    style = {"marker": "."} if len(rows) <= DOTTED_EPOCHS else {"linewidth": 0.8}
     scored = [r for r in rows if r.get("fid") is not None]
     signalled = [r for r in rows if r.get("r_t") is not None]
     panels = 2 + bool(scored) + bool(signalled)
     fig = Figure(figsize=(5 * panels + 1, 4))
     axes = fig.subplots(1, panels)
     losses, accuracy = axes[:2]
-    losses.plot(epochs, [r["g_loss"] for r in rows], marker=".", label="generator")
-    losses.plot(epochs, [r["d_loss"] for r in rows], marker=".", label="discriminator")
+    losses.plot(epochs, [r["g_loss"] for r in rows], label="generator", **style)
+    losses.plot(epochs, [r["d_loss"] for r in rows], label="discriminator", **style)
     losses.set(xlabel="epoch", ylabel="loss", title="Losses")
-    accuracy.plot(epochs, [r["d_acc_real"] for r in rows], marker=".", label="D on real")
-    accuracy.plot(epochs, [r["d_acc_fake"] for r in rows], marker=".", label="D on fake")
+    accuracy.plot(epochs, [r["d_acc_real"] for r in rows], label="D on real", **style)
+    accuracy.plot(epochs, [r["d_acc_fake"] for r in rows], label="D on fake", **style)
     accuracy.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="Discriminator accuracy")
     legends = [losses, accuracy]
     if scored:
@@ -142,11 +148,11 @@ def plot_figure(rows):
         axes[2].set(xlabel="epoch", ylabel="FID (lower is better)", title="FID")
     if signalled:
         overfit = axes[-1]
-        overfit.plot([r["epoch"] for r in signalled], [r["r_t"] for r in signalled], marker=".", label="r_t")
+        overfit.plot([r["epoch"] for r in signalled], [r["r_t"] for r in signalled], label="r_t", **style)
         augmented = [r for r in rows if r.get("augment_p") is not None]
         if augmented:
-            overfit.plot([r["epoch"] for r in augmented], [r["augment_p"] for r in augmented], marker=".",
-                         label="augment p")
+            overfit.plot([r["epoch"] for r in augmented], [r["augment_p"] for r in augmented], label="augment p",
+                         **style)
         overfit.set(xlabel="epoch", ylim=(0, 1), title="Overfitting signal r_t and augment p")
         legends.append(overfit)
     for ax in axes:
