@@ -354,7 +354,8 @@ def bench_augment(args):
         every = -(-(args.augment_score_every or args.augment_steps) // steps_per_epoch)
         scored = sorted({*range(every, epochs, every), epochs})
         subset = {"max_images": size, "batch_size": 64}
-        training_images = load_training_images(config.load_config(overrides=subset)).images
+        loaded = load_training_images(config.load_config(overrides=subset))  # the subset every arm trains on
+        training_images = loaded.images
         # The last `count` test images: unlike the first, not the prdc reference (with count <= 5000).
         report(f"augment images={size} real", **quality.small_set_scores(model, test_images[-count:], training_images,
                                                                          test_features))
@@ -363,7 +364,7 @@ def bench_augment(args):
             arm = f"{size}_{policy.replace(',', '+')}_{p}"
             overrides = dict(subset, augment=policy, augment_p=p, checkpoint_every=every, max_to_keep=None)
             with _session_root(args, f"augment_{arm}") as root:
-                rows = _train_session(root, overrides, epochs)
+                rows = _train_session(root, overrides, epochs, loaded)
                 _copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / arm)
                 for epoch in scored:
                     state, _ = session_state.load_session(root, 1, epoch)
