@@ -11,8 +11,9 @@ IDX files or a .npz statistics file; --fake also takes a session number N, whose
 checkpoint generates --num images in memory (of a conditional session: its classes in the training
 set's proportions). Without --real, the real set is the session's own training data. Images are
 brought to the session's image size (--image-size when no session is involved), then resized
-bilinearly to 299x299 for Keras' ImageNet InceptionV3. Lower is better; values compare runs of this
-tool with equal image counts, not published tables. --per-class adds the FID within each class of a
+bilinearly to 299x299 for the 2015 FID Inception network (the one TTUR, pytorch-fid and
+StyleGAN2-ADA use), so values compare with published tables at equal image counts (10k or 50k
+generated images against a named split). Lower is better. --per-class adds the FID within each class of a
 conditional session: --num generated images of the class against its training images.
 Prints 'FID: <value>' (and 'KID: <mean> ± <std>', 'precision: P' ... 'coverage: C', 'copies: S').
 """
@@ -54,9 +55,12 @@ def parse_args(argv):
     parser.add_argument("--per-class", action="store_true",
                         help="a conditional session: also the FID of each class, --num generated images of it "
                              "against its training images (up to --num-real), as a table (CSV and Markdown)")
-    parser.add_argument("--weights", metavar="WEIGHTS", default="imagenet",
-                        help="imagenet (Keras downloads them once into ~/.keras/models), or the path of a local "
-                             "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5; 'random' is for tests only")
+    parser.add_argument("--weights", metavar="WEIGHTS", default="standard",
+                        help="standard: the FID Inception network's weights (pytorch-fid's "
+                             "pt_inception-2015-12-05-6726825d.pth, downloaded once into ~/.keras/models; default), "
+                             "or the path of a local copy; imagenet: Keras' ImageNet InceptionV3 (or the path of a "
+                             "local inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5), which compares runs of "
+                             "this tool only; 'random' is for tests only")
     parser.add_argument("--inception-size", metavar="SIZE", default="299",
                         help="side images are resized to before InceptionV3 (default 299, at least 75)")
     parser.add_argument("--image-size", metavar="SIZE", default=None,

@@ -12,6 +12,7 @@ side by side in the same process where there is one.
     python bench/bench.py recipe           # candidate recipes side by side, scored after epochs 1, 3, 10
     python bench/bench.py recipe --recipe-folder 5000   # the same with the 64x64 folder config
     python bench/bench.py usefulness       # a conditional session's PRDC, copies and classifier accuracies
+    python bench/bench.py fid-reference    # the FID Inception network against PyTorch's reference
     python bench/bench.py all
 
 Sizes are options (see --help), so a quick run can scale them down; bench/README.md says which
@@ -35,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+import runs  # noqa: E402
 from quality import report  # noqa: E402
 
 
@@ -281,52 +283,18 @@ def bench_quality(args):
             report(f"quality epoch={epoch}", images=args.quality_images, **values)
 
 
-def _session_root(args, name):
-    """A temporary folder for a benchmark's sessions, or --keep/NAME when the sessions should stay
-    (to look at their grids, or to run compute_fid.py and evaluate_augmentation.py on them)."""
-    if args.keep is None:
-        return tempfile.TemporaryDirectory()
-    root = Path(args.keep) / name
-    root.mkdir(parents=True, exist_ok=True)
-    return contextlib.nullcontext(str(root))
-
-
-def _train_session(root, overrides, epochs, images=None, number=1, config_path=None):
-    """Train session `number` under root from scratch to `epochs` (or on to it from its newest
-    checkpoint); returns the session's metrics rows."""
-    from data.datasets import load_training_images
-    from training import loop, sessions
-    from training import plan as training_plan
-    from training.progress import SessionProgress
-    session = sessions.session_dir(root, number)
-    done = sessions.checkpoint_epochs(session, report_fallback=False) if session.is_dir() else {}
-    if done and max(done) >= epochs:  # a kept session (--keep) that an earlier run took this far
-        return SessionProgress(session).rows()[:epochs]
-    plan = training_plan.plan(root, number, epochs, max(done) if done else None, config_path=config_path,
-                              overrides=overrides)
-    loop.run(plan, loop.build_state(plan), images or load_training_images(plan.cfg))
-    return SessionProgress(session).rows()
-
-
-def _copy_outputs(session, destination):
-    """A session's epoch grids, metrics.csv and losses.png, to look at after its folder is gone."""
-    shutil.copytree(session / "images", destination, dirs_exist_ok=True)
-    for name in ("metrics.csv", "losses.png"):
-        shutil.copy2(session / name, destination / name)
-
-
 def bench_conditional(args):
     """A conditional Fashion-MNIST session with the default recipe: each epoch's samples (every
     class equally often) scored by bench/quality.py, with the classifier's agreement per class."""
     import quality
     from training import config
     overrides = dict(config.parse_overrides(args.quality_set), conditional=True, max_to_keep=None)  # every epoch is scored
-    with _session_root(args, "conditional") as root:
-        rows = _train_session(root, overrides, args.quality_epochs)
+    with runs.session_root(args, "conditional") as root:
+        rows = runs.train_session(root, overrides, args.quality_epochs)
         model = quality.classifier()
         real, test_features = quality.reference(model, args.quality_images)
         report("conditional real", images=args.quality_images, **real)
-        _copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / "conditional")
+        runs.copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / "conditional")
         for epoch in range(1, args.quality_epochs + 1):
             values = quality.session_scores(model, root, 1, epoch, args.quality_images, test_features, raw=False)
             report(f"conditional epoch={epoch}", images=args.quality_images,
@@ -363,9 +331,9 @@ def bench_augment(args):
             p = 1.0 if policy == "none" else args.augment_p
             arm = f"{size}_{policy.replace(',', '+')}_{p}"
             overrides = dict(subset, augment=policy, augment_p=p, checkpoint_every=every, max_to_keep=None)
-            with _session_root(args, f"augment_{arm}") as root:
-                rows = _train_session(root, overrides, epochs, loaded)
-                _copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / arm)
+            with runs.session_root(args, f"augment_{arm}") as root:
+                rows = runs.train_session(root, overrides, epochs, loaded)
+                runs.copy_outputs(Path(root) / "training_1", Path(args.augment_grids) / arm)
                 for epoch in scored:
                     state, _ = session_state.load_session(root, 1, epoch)
                     images, _ = quality.session_samples(state, count)
@@ -387,8 +355,8 @@ def bench_usefulness(args):
     from training import config
     from training import state as session_state
     overrides = dict(config.parse_overrides(args.quality_set), conditional=True, max_to_keep=None)
-    with _session_root(args, "conditional") as root:
-        _train_session(root, overrides, args.quality_epochs)
+    with runs.session_root(args, "conditional") as root:
+        runs.train_session(root, overrides, args.quality_epochs)
         # InceptionV3 runs at about 10 img/s on two CPU cores: --fid-images a side, not --quality-images.
         inception = ["--num", str(args.fid_images), "--num-real", str(args.fid_images), "--weights", args.fid_weights]
         scripts = {"compute_fid": ["--fake", "1", "--prdc", "--copies", str(args.fid_images), *inception],
@@ -444,7 +412,7 @@ def bench_recipe(args):
     names = args.recipes or list(RECIPES)
     last = max(args.recipe_score)
     bench_name = "recipe64" if args.recipe_folder else "recipe"
-    with _session_root(args, bench_name) as root:
+    with runs.session_root(args, bench_name) as root:
         config_path, data = None, {}
         if args.recipe_folder:
             config_path = REPO / "configs" / "image_folder_64.yaml"
@@ -454,9 +422,9 @@ def bench_recipe(args):
         for epoch in range(1, last + 1):
             for name in names:
                 overrides = dict(RECIPES[name], **data, checkpoint_every=1, max_to_keep=None)
-                rows[name] = _train_session(Path(root) / name, overrides, epoch, config_path=config_path)
+                rows[name] = runs.train_session(Path(root) / name, overrides, epoch, config_path=config_path)
                 if epoch in args.recipe_score:
-                    _copy_outputs(Path(root) / name / "training_1", Path(args.augment_grids) / f"{bench_name}_{name}")
+                    runs.copy_outputs(Path(root) / name / "training_1", Path(args.augment_grids) / f"{bench_name}_{name}")
                     values = quality.session_scores(model, Path(root) / name, 1, epoch, args.quality_images,
                                                     test_features, raw=False)
                     speed = float(np.median([row["images_per_sec"] for row in rows[name]]))
@@ -470,6 +438,12 @@ BENCHES = {"train": bench_train, "folder": bench_folder, "memory": bench_memory,
 
 
 def main():
+    if sys.argv[1:2] == ["fid-reference"]:  # a benchmark with options of its own
+        import fid_reference
+        parser = argparse.ArgumentParser(prog="bench.py fid-reference", description=fid_reference.__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        fid_reference.add_arguments(parser)
+        return fid_reference.run(parser.parse_args(sys.argv[2:]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", choices=list(BENCHES) + ["all"], help="benchmarks to run")
     parser.add_argument("--train-images", type=int, default=12800, help="Fashion-MNIST images for train (default 12800)")
@@ -503,8 +477,8 @@ def main():
                         help="recipe: epochs after which every candidate is scored (default 1 3 10)")
     parser.add_argument("--recipe-folder", type=int, metavar="N", help="recipe: train on N Fashion-MNIST images "
                         "enlarged to 64x64 RGB with configs/image_folder_64.yaml, instead of all of them at 28x28")
-    parser.add_argument("--fid-weights", default="imagenet", help="usefulness: compute_fid.py's --weights "
-                        "(imagenet, a local .h5, or random where the ImageNet weights cannot be fetched)")
+    parser.add_argument("--fid-weights", default="standard", help="usefulness: compute_fid.py's --weights "
+                        "(standard, a local copy of its .pth, e.g. the one fid-reference writes, or random)")
     parser.add_argument("--keep", metavar="DIR", help="conditional, recipe, usefulness and augment: keep the sessions in DIR/<bench> "
                         "(default: a temporary folder, removed afterwards)")
     args = parser.parse_args()

@@ -113,6 +113,14 @@ SLOW_FIXTURES = {"gray_session", "rgb_session", "conditional_session", "pets_ses
                  "extractor"}
 
 
+@pytest.fixture(scope="session")
+def extractor():
+    """The standard FID network with seeded random weights at a 75x75 input: the real weights
+    cannot be downloaded here, and the pipeline's plumbing does not need them."""
+    from metrics import inception
+    return inception.InceptionFeatures("random", 75, batch_size=16)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):

@@ -8,6 +8,7 @@ from conftest import REPO, run_script
 
 sys.path.insert(0, str(REPO / "bench"))
 import bench  # noqa: E402
+import runs  # noqa: E402
 
 
 def test_side_by_side_alternates_and_compares_each_sides_fastest_epoch():
@@ -52,7 +53,7 @@ def test_a_benchmark_session_keeps_its_grids_metrics_and_plot(tmp_path):
     for path, text in ((session / "images" / "image_at_epoch_0001.png", "grid"),
                        (session / "metrics.csv", "epoch,r_t\n1,0.5\n"), (session / "losses.png", "plot")):
         path.write_text(text)
-    bench._copy_outputs(session, tmp_path / "kept")
+    runs.copy_outputs(session, tmp_path / "kept")
     assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["image_at_epoch_0001.png", "losses.png",
                                                                       "metrics.csv"]
     assert (tmp_path / "kept" / "metrics.csv").read_text() == "epoch,r_t\n1,0.5\n"

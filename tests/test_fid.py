@@ -1,7 +1,8 @@
 """FID: the distance against closed forms, then compute_fid.py end to end at tiny size.
 
-The pipeline tests use seeded random InceptionV3 weights at a 75x75 input (this machine cannot
-download the ImageNet weights); they check the plumbing, the cache and the errors, not the values.
+The pipeline tests use the standard FID network with seeded random weights at a 75x75 input (this
+machine cannot download the real ones); they check the plumbing, the cache and the errors, not the
+values. tests/test_fid_inception.py covers the network and its weights file.
 """
 import contextlib
 import csv
@@ -102,12 +103,6 @@ def test_small_n_warning():
 
 
 # --- the pipeline at tiny size ------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def extractor():
-    from metrics import inception, sources
-    return inception.InceptionFeatures("random", 75, batch_size=16)
-
 
 def run_main(capsys, extractor, *args):
     """compute_fid.main in this process with a shared extractor; (FID, stdout, images extracted)."""
@@ -258,33 +253,46 @@ def test_weights_that_do_not_exist_or_cannot_be_read(tmp_path):
         inception.InceptionFeatures(str(tmp_path / "missing.h5"), 75)
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"not an HDF5 file" * 100)
-    with pytest.raises(UserError, match="cannot be read as InceptionV3 weights"):
+    with pytest.raises(UserError, match="neither a PyTorch file .* nor an HDF5 file"):
         inception.InceptionFeatures(str(broken), 75)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(inception.HDF5_SIGNATURE + b"\0" * 100)
+    with pytest.raises(UserError, match="cannot be read as InceptionV3 weights"):
+        inception.InceptionFeatures(str(truncated), 75)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras-internal, in load_weights
-def test_local_weights_file_is_loaded(tmp_path, extractor):
-    from metrics import inception, sources
+def test_a_local_keras_weights_file_loads_keras_inceptionv3(tmp_path):
+    import keras
+    from metrics import inception
+    keras.utils.set_random_seed(1)
+    model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=None, input_shape=(75, 75, 3))
     path = tmp_path / "inception.weights.h5"
-    extractor.model.save_weights(path)
+    model.save_weights(path)
     local = inception.InceptionFeatures(str(path), 75, batch_size=16)
-    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
-    np.testing.assert_allclose(local.statistics([images]).mu, extractor.statistics([images]).mu, rtol=1e-5)
+    assert local.network == inception.IMAGENET and "Keras' InceptionV3" in local.description
+    for loaded, saved in zip(local.model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(loaded, saved)
     assert local.identity["weights"].startswith("md5:")
+    assert local.identity["pipeline"] == inception.PIPELINES[inception.IMAGENET]
 
 
-def test_offline_imagenet_download_explains_what_to_fetch(tmp_path):
+@pytest.mark.parametrize("weights, says, names", [
+    ([], "Could not download the FID Inception weights", "pt_inception-2015-12-05-6726825d.pth"),
+    (["--weights", "imagenet"], "Could not download the InceptionV3 ImageNet weights",
+     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")])
+def test_offline_download_explains_what_to_fetch(tmp_path, weights, says, names):
     # A proxy nobody listens on makes the download fail fast here and on a machine with internet;
     # an empty KERAS_HOME makes sure no cached copy is used.
     folder = make_image_folder(tmp_path / "images", count=3)
     dead = "http://127.0.0.1:9"
     result = run_script("compute_fid.py", "--real", folder, "--fake", folder, "--inception-size", "75", "--no-cache",
-                        timeout=180, env={"https_proxy": dead, "HTTPS_PROXY": dead, "http_proxy": dead,
-                                          "HTTP_PROXY": dead, "no_proxy": "", "NO_PROXY": "",
-                                          "KERAS_HOME": str(tmp_path / "keras")})
+                        *weights, timeout=180, fresh_interpreter=True,
+                        env={"https_proxy": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "HTTP_PROXY": dead,
+                             "no_proxy": "", "NO_PROXY": "", "KERAS_HOME": str(tmp_path / "keras")})
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "Could not download the InceptionV3 ImageNet weights" in result.stderr
-    assert "--weights" in result.stderr and "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in result.stderr
+    assert says in result.stderr
+    assert "--weights" in result.stderr and names in result.stderr
     assert "Traceback" not in result.stderr
 
 

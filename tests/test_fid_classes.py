@@ -40,12 +40,6 @@ def pets_session(tmp_path_factory):
     return base / "ck", 1, data
 
 
-@pytest.fixture(scope="module")
-def extractor():
-    from metrics import inception
-    return inception.InceptionFeatures("random", 75, batch_size=16)
-
-
 def run_main(capsys, extractor, *args):
     assert compute_fid.main([*map(str, args), *TINY], extractor=extractor) == 0
     return capsys.readouterr()

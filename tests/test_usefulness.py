@@ -20,12 +20,6 @@ from utils.errors import UserError
 TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
 
 
-@pytest.fixture(scope="module")
-def extractor():
-    from metrics import inception
-    return inception.InceptionFeatures("random", 75, batch_size=16)
-
-
 def run_main(capsys, extractor, *args):
     assert compute_fid.main([*map(str, args), *TINY], extractor=extractor) == 0
     return capsys.readouterr().out

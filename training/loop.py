@@ -215,7 +215,7 @@ class FidScorer:
         self.cfg, self._sources = cfg, sources
         self.labels = None if labels is None else classes.generated_labels(labels, len(cfg["class_names"]),
                                                                            cfg["fid_num"], cfg["seed"])
-        self.extractor = inception.InceptionFeatures(cfg["fid_weights"] or "imagenet")
+        self.extractor = inception.InceptionFeatures(cfg["fid_weights"] or inception.STANDARD)
         print(f"FID every {cfg['fid_every']} epochs on {cfg['fid_num']} images: {self.extractor.description}")
         self.real = sources.real_stats_for_config(cfg, self.extractor, num=cfg["fid_num"], images=images)
         self.best = ""
