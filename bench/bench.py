@@ -13,6 +13,7 @@ side by side in the same process where there is one.
     python bench/bench.py recipe --recipe-folder 5000   # the same with the 64x64 folder config
     python bench/bench.py usefulness       # a conditional session's PRDC, copies and classifier accuracies
     python bench/bench.py fid-reference    # the FID Inception network against PyTorch's reference
+    python bench/bench.py colour-recipe --data DIR --keep DIR   # 64x64 recipes at equal CPU time
     python bench/bench.py all
 
 Sizes are options (see --help), so a quick run can scale them down; bench/README.md says which
@@ -438,12 +439,15 @@ BENCHES = {"train": bench_train, "folder": bench_folder, "memory": bench_memory,
 
 
 def main():
-    if sys.argv[1:2] == ["fid-reference"]:  # a benchmark with options of its own
-        import fid_reference
-        parser = argparse.ArgumentParser(prog="bench.py fid-reference", description=fid_reference.__doc__,
+    import colour
+    import fid_reference
+    own_options = {"fid-reference": fid_reference, "colour-recipe": colour}  # benchmarks with options of their own
+    if sys.argv[1:2] and sys.argv[1] in own_options:
+        module = own_options[sys.argv[1]]
+        parser = argparse.ArgumentParser(prog=f"bench.py {sys.argv[1]}", description=module.__doc__,
                                          formatter_class=argparse.RawDescriptionHelpFormatter)
-        fid_reference.add_arguments(parser)
-        return fid_reference.run(parser.parse_args(sys.argv[2:]))
+        module.add_arguments(parser)
+        return module.run(parser.parse_args(sys.argv[2:]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", choices=list(BENCHES) + ["all"], help="benchmarks to run")
     parser.add_argument("--train-images", type=int, default=12800, help="Fashion-MNIST images for train (default 12800)")

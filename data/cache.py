@@ -3,8 +3,9 @@
 A cache entry is keyed by the folder's file list (relative paths, sizes, modification times) and
 the target size and channels, so any change to the folder gives a new key and a rebuild. An
 entry of a labelled (conditional) load has its own key and keeps each row's class label in its
-metadata beside the decode failures; unlabelled keys are unchanged, so existing entries stay
-valid. Rows are read a batch at a time with pread, so memory stays flat however many images
+metadata beside the decode failures. The key also names the decoding rules (FORMAT) and the
+background transparent pixels are composited onto, so entries decoded under other rules are
+decoded again. Rows are read a batch at a time with pread, so memory stays flat however many images
 there are (np.memmap would do the reading too, but every page it touches counts towards the
 process's memory, which then grows with the image count).
 """
@@ -17,16 +18,19 @@ import numpy as np
 
 from utils import imaging
 
-FORMAT = 1  # bump when decoding changes, so old entries are not reused
+# Bump when decoding changes, so old entries are not reused. 2: EXIF orientation applied, colour
+# profiles converted to sRGB, transparency composited onto a background (part of the key).
+FORMAT = 2
 
 
-def folder_key(folder, paths, size, channels, labelled=False):
+def folder_key(folder, paths, size, channels, labelled=False, background=(255, 255, 255)):
     """A hex digest naming the decoded form of these files of `folder` (with labels: labelled)."""
     listing = []
     for path in paths:
         stat = os.stat(path)
         listing.append([os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns])
-    identity = {"format": FORMAT, "size": size, "channels": channels, "files": listing}
+    identity = {"format": FORMAT, "size": size, "channels": channels, "background": list(background),
+                "files": listing}
     if labelled:  # only then: an unlabelled entry keeps the key it had before labels existed
         identity["labelled"] = True
     text = json.dumps(identity)

@@ -5,6 +5,7 @@ Keras' own download is tried, and folders of image files, each checked, decoded,
 cropped and resized with Pillow. A file that cannot be used is reported and skipped.
 """
 import gzip
+import io
 import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageCms, ImageColor, ImageOps
 
 from data import cache
 from data.labels import (IDX_CLASSES, check_classes_usable, check_idx_labels, folder_classes, holdout_split,
@@ -22,6 +23,8 @@ from utils.errors import UserError
 DATA_ROOT = Path(__file__).resolve().parent
 DECODE_CHUNK = 512  # images decoded per round on the thread pool: bounds what waits in memory
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+DEFAULT_BACKGROUND = (255, 255, 255)  # what transparent pixels become: white, as on a page
+SRGB_PROFILE = ImageCms.createProfile("sRGB")
 IDX_IMAGES = "train-images-idx3-ubyte.gz"
 # (images file, labels file) of each split; the labels file is looked for beside its images.
 IDX_SPLITS = {"train": (IDX_IMAGES, "train-labels-idx1-ubyte.gz"),
@@ -143,22 +146,52 @@ def load_idx_labelled(name, data_dir=None, split="train", download=_keras_downlo
     return images, labels, source
 
 
-def _to_uint8_mode(im, channels):
+def _has_alpha(im):
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+
+
+def _to_srgb(im):
+    """Pixels of a photo with an embedded colour profile (Display P3, Adobe RGB, ...) in sRGB,
+    which is what every other image and the networks' outputs are. A profile that cannot be
+    read leaves the pixels as stored."""
+    profile = im.info.get("icc_profile")
+    if not profile or im.mode not in ("RGB", "RGBA"):
+        return im
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        return ImageCms.profileToProfile(im, source, SRGB_PROFILE, outputMode=im.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im
+
+
+def _to_uint8_mode(im, channels, background):
     if im.mode.startswith("I;16") or im.mode == "I":  # 16-bit PNG: scale, don't clip, to 8 bits
         wide = np.asarray(im, dtype=np.float64)
         im = Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8), "L")
+    if im.mode in ("P", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+        im = im.convert("RGBA" if _has_alpha(im) else "RGB")
+    im = _to_srgb(im)
+    if _has_alpha(im):
+        # convert("RGB") would keep whatever colour a file stores under transparent pixels (often
+        # not black: smeared blocks around each emoji); over a background they vanish.
+        canvas = Image.new("RGBA", im.size, (*background, 255))
+        canvas.alpha_composite(im.convert("RGBA"))
+        im = canvas
     return im.convert("L" if channels == 1 else "RGB")
 
 
-def decode_image(path, size, channels):
-    """One file -> (size, size, channels) uint8: first frame, centre square, resized."""
+def decode_image(path, size, channels, background=DEFAULT_BACKGROUND):
+    """One file -> (size, size, channels) uint8: first frame, turned upright by its EXIF
+    orientation, in sRGB, transparency over `background` (an RGB triple), centre square, resized."""
     with Image.open(path) as im:
         im.seek(0)  # the first frame of an animated GIF
         im.draft(None, (size, size))  # JPEG: decode at a reduced scale still >= size
         im.load()  # raises on truncated files
         if min(im.size) < max(2, size // 4):
             raise ValueError(f"too small ({im.size[0]}x{im.size[1]}) to use at {size}x{size}")
-        im = _to_uint8_mode(im, channels)
+        # Cameras store a phone held upright as a sideways image plus a tag; Pillow ignores the tag.
+        im = ImageOps.exif_transpose(im)
+        im = _to_uint8_mode(im, channels, background)
         side = min(im.size)
         left, top = (im.size[0] - side) // 2, (im.size[1] - side) // 2
         im = im.resize((size, size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side))
@@ -189,28 +222,38 @@ def subset(count, max_images, seed):
     return np.sort(np.random.default_rng(seed).choice(count, max_images, replace=False))
 
 
-def _try_decode(path, size, channels):
+def background_rgb(value):
+    """The config's background (a colour name or #rrggbb, or an RGB triple) as an RGB triple;
+    ValueError if unknown."""
+    if isinstance(value, (tuple, list)):
+        return tuple(int(v) for v in value[:3])
+    return ImageColor.getrgb(str(value))[:3]
+
+
+def _try_decode(path, size, channels, background):
     try:
-        return decode_image(path, size, channels), None
+        return decode_image(path, size, channels, background), None
     except Exception as e:  # Pillow raises many types for broken files; each becomes a reason
         return None, f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 
-def _decode_all(candidates, size, channels, workers=None):
+def _decode_all(candidates, size, channels, background, workers=None):
     """(path, (pixels or None, reason)) for each file, in order, decoded on a thread pool."""
     from utils.console import ProgressReport
     report = ProgressReport(len(candidates), "decoding images", unit_name="image")
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:  # Pillow releases the GIL
         for start in range(0, len(candidates), DECODE_CHUNK):
             chunk = candidates[start:start + DECODE_CHUNK]
-            yield from zip(chunk, pool.map(lambda p: _try_decode(p, size, channels), chunk))
+            yield from zip(chunk, pool.map(lambda p: _try_decode(p, size, channels, background), chunk))
             report.update(start + len(chunk))
 
 
 def load_folder(folder, size, channels, max_images=0, seed=0, strict=False, workers=None, cache_dir=None,
-                conditional=False):
+                conditional=False, background="white"):
     """A folder's images, decoded once into the cache (cache_root()/images) and read from there.
-    conditional: the folder holds one subfolder per class, and the images come with labels."""
+    conditional: the folder holds one subfolder per class, and the images come with labels.
+    background: the colour transparent pixels are composited onto."""
+    background = background_rgb(background)
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise UserError(f"Image folder {folder} does not exist. Pass an existing folder with --data DIR.")
@@ -220,12 +263,13 @@ def load_folder(folder, size, channels, max_images=0, seed=0, strict=False, work
     candidates = [candidates[i] for i in keep]
     labels = labels[keep] if conditional else None
     entries = cache_root(cache_dir) / "images"
-    key = cache.folder_key(folder, candidates, size, channels, labelled=conditional)
+    key = cache.folder_key(folder, candidates, size, channels, labelled=conditional, background=background)
     cached = cache.load(entries, key, labelled=conditional) if candidates else None
     built = cached is None and bool(candidates)
     if built:
         print(f"Decoding {len(candidates)} images of {folder} once; later runs read them from {entries}.")
-        cached = cache.build(entries, key, _decode_all(candidates, size, channels, workers), size, channels, labels)
+        cached = cache.build(entries, key, _decode_all(candidates, size, channels, background, workers), size,
+                             channels, labels)
     images, failures = cached[:2] if cached else (np.zeros((0, size, size, channels), np.uint8), [])
     usable_labels = cached[2] if conditional and cached else None  # the labels of the rows of images
     skipped += failures
@@ -297,7 +341,7 @@ def _load_configured(cfg, strict):
     conditional = bool(cfg.get("conditional"))
     if cfg["dataset"] == "folder":
         return load_folder(cfg["data_dir"], size, channels, cfg["max_images"], cfg["seed"], strict,
-                           cache_dir=cfg["cache_dir"], conditional=conditional)
+                           cache_dir=cfg["cache_dir"], conditional=conditional, background=cfg["background"])
     if conditional:
         images, labels, source = load_idx_labelled(cfg["dataset"], cfg["data_dir"])
         keep = subset(len(images), cfg["max_images"], cfg["seed"])

@@ -25,7 +25,6 @@ from utils.errors import UserError
 
 MIN_DIGITS = 6
 GRID_IMAGES = 64  # the preview grid shows at most this many images (8 x 8)
-GRID_COLUMNS = 8  # ... and of a conditional session, this many of each class, a row per class
 # Batches generated but not yet written: the writer can fall this far behind before the
 # generator waits, which keeps memory flat however many images are asked for.
 IN_FLIGHT = 2
@@ -163,7 +162,7 @@ def generate_run(state, count, seed, out_dir, grid_path, classes=None, batch_siz
 def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size=256):
     """Write `count` images of each class index in `classes` (ascending) into out_dir/<class folder>/
     (classes.class_folders), numbered per folder as generate() numbers one, and a preview grid with
-    a row per class: its first GRID_COLUMNS images, named.
+    a row per class: its first imaging.CLASS_GRID_COLUMNS images, named.
 
     Every class draws its latents from the same seed, so image i of every class comes from the same
     noise (a grid column shows one latent across the classes), and a run for some classes writes
@@ -174,7 +173,7 @@ def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size
     for index in classes:
         name = state.class_names[index]
         result, preview = _write_images(state, count, seed, Path(out_dir) / folders[index], batch_size,
-                                        GRID_COLUMNS, np.full(count, index, np.int32), name)
+                                        imaging.CLASS_GRID_COLUMNS, np.full(count, index, np.int32), name)
         run.results.append(result)
         previews.append(preview)
         if result.interrupted:

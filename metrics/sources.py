@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import models
-from data import datasets
+from data import cache, datasets
 from metrics import fid
 from utils import imaging
 from utils.errors import UserError, warn
@@ -47,14 +47,16 @@ def _file_identity(path):
     return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-def _folder_identity(folder):
-    """A digest of the image files below folder with their sizes and mtimes, and their count."""
+def _folder_identity(folder, background=datasets.DEFAULT_BACKGROUND):
+    """A digest of the image files below folder with their sizes and mtimes, their count, and the
+    rules they are decoded by (statistics of images decoded otherwise are other statistics)."""
     candidates, _ = datasets.scan_folder(folder)
     digest = hashlib.sha256()
     for path in candidates:
         stat = Path(path).stat()
         digest.update(f"{Path(path).relative_to(folder)}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
-    return {"folder": str(Path(folder).resolve()), "files": digest.hexdigest(), "count": len(candidates)}
+    return {"folder": str(Path(folder).resolve()), "files": digest.hexdigest(), "count": len(candidates),
+            "decoding": cache.FORMAT, "background": list(datasets.background_rgb(background))}
 
 
 def _idx_identity(name, data_dir):
@@ -91,7 +93,8 @@ def training_source(cfg, num=NUM_REAL, loaded=None, class_index=None):
     """A session config's own training set (up to num images of it). loaded: the set as
     datasets.TrainingImages, when the caller already holds it (no decoding). class_index: only the
     images of that class of a conditional session (up to num of them), which needs the labels."""
-    data = _folder_identity(cfg["data_dir"]) if cfg["dataset"] == "folder" else _idx_identity(cfg["dataset"], cfg["data_dir"])
+    data = (_folder_identity(cfg["data_dir"], cfg["background"]) if cfg["dataset"] == "folder"
+            else _idx_identity(cfg["dataset"], cfg["data_dir"]))
     key = dict(data, dataset=cfg["dataset"], max_images=cfg["max_images"], seed=cfg["seed"],
                size=cfg["image_size"], channels=cfg["channels"], num=num)
     if cfg.get("holdout"):  # held-out images are not in the set; absent at 0, so older entries stay valid

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from data.datasets import background_rgb
 from models.policy import parse_policy
 from models.shapes import SUPPORTED_SIZES
 from utils.errors import UserError
@@ -103,6 +104,14 @@ def _bool_or_auto(value):
     return "auto" if value == "auto" else _bool(value)
 
 
+def _background(value):
+    try:
+        background_rgb(value)
+    except (ValueError, TypeError):
+        raise ValueError("expected a colour name (white, black, gray, ...) or #rrggbb") from None
+    return str(value)
+
+
 def _dataset(value):
     if value in DATASET_NAMES or value == "folder":
         return value
@@ -114,6 +123,7 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "data_dir": _optional_path,
     "max_images": _int(0),
     "flip": _bool,
+    "background": _background,
     "conditional": _bool,
     "holdout": _float(0.0, 1.0, hi_open=True),
     "image_size": _choice(*SUPPORTED_SIZES),

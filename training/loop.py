@@ -122,6 +122,8 @@ def run(plan, state, training_images, strategy=None, on_start=None):
         if on_start:
             on_start()
         _prepare_folder(plan, progress)
+        if not plan.restore_prefix:
+            progress.write_reals(training_images)
     events = EventLog(plan.session, enabled=chief)
     events.start(first_epoch=plan.restore_epoch + 1, last_epoch=plan.last_epoch, steps=steps, images=len(images),
                  batch_size=batch_size)

@@ -52,7 +52,17 @@ class SessionProgress:
         self.metrics_path = self.session / "metrics.csv"
         self.gif_path = self.session / "progress.gif"
         self.plot_path = self.session / "losses.png"
+        self.reals_path = self.session / "reals.png"
         self._writer = None
+
+    def write_reals(self, training_images):
+        """reals.png: training images exactly as the networks get them (cropped, resized, alpha
+        composited, in the session's channels), a row per class when there are labels, so a wrong
+        decode is seen before hours of training rather than after."""
+        labels = training_images.labels
+        canvas = imaging.training_grid(training_images.images, labels,
+                                       training_images.class_names if labels is not None else None)
+        imaging.write_png(self.reals_path, canvas)
 
     def epoch_image(self, epoch):
         return self.images_dir / f"epoch_{epoch:04d}.png"

@@ -12,6 +12,7 @@ import tensorflow as tf
 import models
 from training.sessions import checkpoint_epochs, find_session, pick_checkpoint, read_stored_config
 from utils.errors import UserError
+from utils.imaging import CLASS_GRID_COLUMNS
 
 # TensorFlow's Python warnings (e.g. about unrestored values after a failed restore) say nothing
 # a user can act on; our own messages do.
@@ -25,9 +26,8 @@ def _optimizer(learning_rate, cfg):
 
 
 # A conditional session's epoch grid: a row per class (the first GRID_CLASSES of them), each row
-# from the same GRID_COLUMNS noise vectors, so a column shows one latent across the classes.
+# from the same CLASS_GRID_COLUMNS noise vectors, so a column shows one latent across the classes.
 GRID_CLASSES = 10
-GRID_COLUMNS = 8
 
 
 class GanState:
@@ -58,9 +58,9 @@ class GanState:
             sample_rng = tf.random.Generator.from_seed(cfg["seed"] + 1)
             if self.class_names:
                 rows = min(GRID_CLASSES, len(self.class_names))
-                columns = models.noise(sample_rng, GRID_COLUMNS, cfg)
+                columns = models.noise(sample_rng, CLASS_GRID_COLUMNS, cfg)
                 self.sample_noise = tf.Variable(tf.tile(columns, [rows, 1]), trainable=False, name="sample_noise")
-                self.sample_labels = tf.Variable(tf.repeat(tf.range(rows, dtype=tf.int32), GRID_COLUMNS),
+                self.sample_labels = tf.Variable(tf.repeat(tf.range(rows, dtype=tf.int32), CLASS_GRID_COLUMNS),
                                                  trainable=False, name="sample_labels")
             else:
                 self.sample_noise = tf.Variable(models.noise(sample_rng, cfg["num_examples"], cfg),

@@ -12,6 +12,10 @@ import imageio.v3 as iio
 import numpy as np
 
 
+CLASS_GRID_COLUMNS = 8  # images of each class in a grid with a row per class
+UNCONDITIONAL_GRID = 64  # images in a grid of an unconditional session
+
+
 def to_uint8(images):
     """Generator output in [-1, 1] -> uint8 [0, 255], rounded to nearest (not truncated)."""
     return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
@@ -71,6 +75,23 @@ def class_grid(tiles, row_names, pad=2):
     columns = len(tiles) // len(row_names)
     canvas = grid(tiles, columns=columns, pad=pad, scale=scale)
     return name_rows(canvas, row_names, (tiles.shape[1] + pad) * scale, pad * scale)
+
+
+def training_grid(images, labels=None, class_names=None, seed=0):
+    """A grid of training images as the networks see them: UNCONDITIONAL_GRID spread over the set,
+    or with labels a row per class of its first CLASS_GRID_COLUMNS (blank where a class has fewer)."""
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        pick = np.sort(rng.choice(len(images), min(len(images), UNCONDITIONAL_GRID), replace=False))
+        tiles = np.asarray(images[pick])
+        return grid(tiles, scale=max(1, 64 // tiles.shape[1]))
+    blank = np.full((1, *images.shape[1:]), 255, np.uint8)
+    rows = []
+    for index in range(len(class_names)):
+        members = np.flatnonzero(np.asarray(labels) == index)[:CLASS_GRID_COLUMNS]
+        shown = np.asarray(images[members]) if len(members) else blank[:0]
+        rows.append(np.concatenate([shown, np.repeat(blank, CLASS_GRID_COLUMNS - len(shown), axis=0)]))
+    return class_grid(np.concatenate(rows), list(class_names))
 
 
 def write_atomic(path, write):

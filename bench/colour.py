@@ -1,0 +1,119 @@
+"""bench.py colour-recipe: 64x64 recipes on a real small colour set, at equal CPU time.
+
+    python bench/bench.py colour-recipe --data bench/.data/emoji-apple --keep bench/.runs \\
+        --fid-weights bench/.data/pt_inception-2015-12-05-converted.pth --minutes 30
+
+Every candidate is configs/image_folder_64.yaml with a few overrides. Equal CPU time is set by
+throughput, not by a wall clock that other processes disturb: each candidate first trains two
+epochs, the candidates in turn, and its second epoch's images/s (steady state, measured beside the
+others) turns each budget of minutes into a number of epochs, stored in plan.json so a resumed run
+keeps it. Each candidate then trains to that many epochs (with --keep, a stopped run goes on from
+its last checkpoint, across sessions) and is scored by compute_fid.py: the standard FID of 5,000
+generated images against the whole set, precision/recall/density/coverage and copies. Each result
+is one line and one record in results.jsonl; grids and metrics are copied to --grids.
+"""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "configs" / "image_folder_64.yaml"
+# Overrides of configs/image_folder_64.yaml (the DCGAN paper's 64x64 networks, batch 64, ADA).
+CANDIDATES = {
+    "paper": {},
+    "g64": {"g_filters": 64},
+    "g32_d32": {"g_filters": 32, "d_filters": 32},
+    "g64_d32": {"g_filters": 64, "d_filters": 32},
+    "g64_noaug": {"g_filters": 64, "augment": "none"},
+    "g64_b32": {"g_filters": 64, "batch_size": 32},
+    "g64_lr1e-4": {"g_filters": 64, "g_lr": 1e-4, "d_lr": 1e-4},
+}
+RATE_EPOCH = 2  # the epoch whose images/s sets the budget: the first one traces the step
+
+
+def add_arguments(parser):
+    parser.add_argument("--data", required=True, help="the image folder (class subfolders are fine)")
+    parser.add_argument("--subset", type=int, default=0, help="train on a seeded subset of this many images "
+                        "(max_images); scored against the whole set all the same (default 0 = all)")
+    parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES),
+                        default=["paper", "g64", "g32_d32", "g64_noaug"], help="recipes to compare")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[30.0],
+                        help="CPU budgets, each a score of every candidate (default 30)")
+    parser.add_argument("--num", type=int, default=5000, help="generated images per score (default 5000)")
+    parser.add_argument("--fid-weights", default="standard", help="compute_fid.py's --weights")
+    parser.add_argument("--keep", required=True, help="where the sessions, plan.json and results.jsonl stay")
+    parser.add_argument("--grids", default=str(REPO / "bench" / "grids"), help="where grids and metrics are copied")
+
+
+def _rate(root):
+    from training.progress import SessionProgress
+    rows = SessionProgress(Path(root) / "training_1").rows()
+    return rows[RATE_EPOCH - 1]["images_per_sec"]
+
+
+def _plan(args, root):
+    """{candidate: images/s}, measured once (two epochs each, in turn) and kept in plan.json."""
+    import runs
+    path = root / "plan.json"
+    plan = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in args.candidates if name not in plan]
+    for epoch in range(1, RATE_EPOCH + 1):
+        for name in missing:
+            runs.train_session(root / name, _overrides(args, name), epoch, config_path=CONFIG)
+    for name in missing:
+        plan[name] = _rate(root / name)
+    path.write_text(json.dumps(plan, indent=1))
+    return plan
+
+
+def _overrides(args, name):
+    return dict(CANDIDATES[name], data_dir=str(Path(args.data).resolve()), max_images=args.subset,
+                cache_dir=str(Path(args.keep).resolve() / "cache"), checkpoint_every=1, max_to_keep=3)
+
+
+def _score(args, root, name):
+    """compute_fid.py's values for the candidate's newest checkpoint against the whole set."""
+    command = [sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(root / name), "--fake", "1",
+               "--real", str(Path(args.data).resolve()), "--num", str(args.num), "--num-real", "0", "--prdc",
+               "--copies", "1000", "--weights", args.fid_weights, "--image-size", "64",
+               "--cache-dir", str(Path(args.keep).resolve() / "cache" / "fid")]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    values = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key in ("FID", "precision", "recall", "density", "coverage", "copies"):
+            values[key.lower()] = float(value.split()[0])
+    return values
+
+
+def run(args):
+    import runs
+    from quality import report
+    from training import sessions
+    root = Path(args.keep) / f"colour_recipe{'_' + str(args.subset) if args.subset else ''}"
+    root.mkdir(parents=True, exist_ok=True)
+    from data.datasets import load_folder
+    count = args.subset or len(load_folder(args.data, 64, 3, cache_dir=str(Path(args.keep) / "cache")).images)
+    plan = _plan(args, root)
+    results_path = root / "results.jsonl"
+    done = {(r["candidate"], r["minutes"]) for r in map(json.loads, results_path.read_text().splitlines())} \
+        if results_path.exists() else set()
+    for minutes in args.minutes:
+        for name in args.candidates:
+            if (name, minutes) in done:
+                continue
+            epochs = max(RATE_EPOCH, math.floor(minutes * 60 * plan[name] / count))
+            rows = runs.train_session(root / name, _overrides(args, name), epochs, config_path=CONFIG)
+            session = root / name / "training_1"
+            runs.copy_outputs(session, Path(args.grids) / f"{root.name}_{name}")
+            values = _score(args, root, name)
+            batch_size = sessions.read_stored_config(session)["batch_size"]
+            record = dict(candidate=name, minutes=minutes, epochs=epochs, images_per_sec=plan[name],
+                          steps=epochs * math.ceil(count / batch_size), r_t=rows[epochs - 1]["r_t"],
+                          augment_p=rows[epochs - 1].get("augment_p"), **values)
+            with open(results_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            report(f"colour-recipe {name} minutes={minutes:g}", **{k: v for k, v in record.items()
+                                                                   if k not in ("candidate", "minutes")})
