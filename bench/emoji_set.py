@@ -71,7 +71,8 @@ def fetch(package, out):
         with tarfile.open(Path(tmp) / packed) as archive:
             archive.extractall(tmp, filter="data")
         counts = lay_out(Path(tmp) / "package", out, vendor)
-        shutil.copy2(Path(tmp) / "package" / "LICENSE", Path(out) / "LICENSE")
+        # beside the folder, not in it: the loader would report it as a file it cannot use
+        shutil.copy2(Path(tmp) / "package" / "LICENSE", Path(out).parent / f"{Path(out).name}-LICENSE")
     return counts
 
 
