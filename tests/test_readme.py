@@ -17,7 +17,7 @@ What changes between the README and the run, and nothing else does:
 - Lines: a line ending in a backslash continues on the next one, as in a shell.
 - Size: DCGAN_train.py commands get TINY and `--set max_images=8` appended (Fashion-MNIST, the
   default data, read from where `make test` installs it). compute_fid.py commands get
-  `--weights random --inception-size 75 --num 8 --num-real 8` appended: the ImageNet InceptionV3
+  `--weights random --inception-size 75 --num 8 --num-real 8` appended: the FID Inception
   weights cannot be downloaded here, so the values mean nothing beyond the pipeline having run,
   and a `--num` the README shows is overridden (argparse keeps the last value). A `--copies N`
   shown gets `--copies 8` after it: the copy check looks at the images FID measures, so it may
