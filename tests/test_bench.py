@@ -57,3 +57,15 @@ def test_a_benchmark_session_keeps_its_grids_metrics_and_plot(tmp_path):
     assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["image_at_epoch_0001.png", "losses.png",
                                                                       "metrics.csv"]
     assert (tmp_path / "kept" / "metrics.csv").read_text() == "epoch,r_t\n1,0.5\n"
+
+
+def test_the_gpu_check_is_a_valid_script_that_stays_in_the_checkout():
+    import subprocess
+    script = REPO / "bench" / "gpu_check.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)  # it cannot run without a GPU; it must parse
+    text = script.read_text()
+    for step in ("tensorflow[and-cuda]", "list_physical_devices('GPU')", "make test-fast",
+                 "mixed_float16", "jit_compile", 'print(f"gpu size='):
+        assert step in text, step
+    # every path it writes is relative to the checkout it cds into
+    assert 'cd "$(dirname "$0")/.."' in text and "/tmp" not in text and "$HOME" not in text
