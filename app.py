@@ -5,7 +5,7 @@
     python app.py --screenshot docs/app.png --session 2   # render the window, save a PNG, exit
 
 The window only runs DCGAN_train.py, generate_img.py and compute_fid.py as subprocesses and
-reads the session folders; desktop/controller.py holds everything that needs no display.
+reads the session folders; the modules of desktop/ hold everything that needs no display.
 """
 import argparse
 import functools
@@ -19,7 +19,14 @@ from tkinter import filedialog, messagebox, ttk
 
 from PIL import Image, ImageGrab, ImageTk
 
-from desktop import controller as ctl
+from desktop import REPO
+from desktop.commands import (TRAIN_FIELDS, class_choices, default_class_name, fid_command, generate_command,
+                              grid_path, prefill, resume_command, save_folder, train_command)
+from desktop.images import examples_for, fit_image
+from desktop.jobs import ScriptJob, failure_message, parse_fid
+from desktop.progress import (STOPPED_CODES, EventTail, describe_progress, fraction_done, progress_from_event,
+                              training_outcome)
+from desktop.summaries import dataset_label, epoch_grid, epoch_grids, list_sessions, session_folder
 from utils import cli
 from utils.errors import UserError
 
@@ -45,10 +52,10 @@ def reported(handler):
 class App:
     def __init__(self, root, checkpoint_root=cli.DEFAULT_CHECKPOINT_ROOT):
         self.root, self.checkpoint_root = root, Path(checkpoint_root)
-        self.scripts_dir = ctl.REPO  # tests point this at stand-in scripts
+        self.scripts_dir = REPO  # tests point this at stand-in scripts
         self.events = queue.Queue()
         self.jobs = {}  # "train", and "tool" (generate or FID): at most one of each at a time
-        self.tail = None  # (session number, ctl.EventTail) of the running training
+        self.tail = None  # (session number, EventTail) of the running training
         self.selected = None  # the SessionSummary shown, or None for a new session
         self.data_folder = None  # a folder chosen with "Browse data set folder"
         self.grids, self.closing = [], False
@@ -79,7 +86,7 @@ class App:
         middle = ttk.Frame(self.root)
         middle.pack(fill="x", padx=6)
         train = self._frame(middle, "Training", side="left")
-        self.fields = self._form(train, ctl.TRAIN_FIELDS, columns=2)
+        self.fields = self._form(train, TRAIN_FIELDS, columns=2)
         self._buttons(train, ("Train", self.train), ("Resume", self.resume), ("Stop", self.stop), row=5)
         self.bar = ttk.Progressbar(train, maximum=1.0)
         self.bar.grid(row=6, column=0, columnspan=4, sticky="ew")
@@ -159,7 +166,7 @@ class App:
             label.configure(image="", text="—")
             self.shown.pop(panel, None)
             return
-        label.image = ImageTk.PhotoImage(ctl.fit_image(image.convert("RGB"), box))  # Tk keeps no reference
+        label.image = ImageTk.PhotoImage(fit_image(image.convert("RGB"), box))  # Tk keeps no reference
         label.configure(image=label.image, text="")
         self.shown[panel] = source
 
@@ -172,7 +179,7 @@ class App:
 
     # --- Sessions -------------------------------------------------------------------------------
     def refresh(self):
-        self.summaries = {s.number: s for s in ctl.list_sessions(self.checkpoint_root)}
+        self.summaries = {s.number: s for s in list_sessions(self.checkpoint_root)}
         self.tree.delete(*self.tree.get_children())
         for number, summary in self.summaries.items():
             self.tree.insert("", "end", iid=str(number), values=summary.row())
@@ -192,36 +199,36 @@ class App:
                             f"Sessions there: {', '.join(map(str, self.summaries)) or 'none'}.")
         self.selected, self.data_folder = self.summaries.get(number), None
         self.tree.selection_set(str(number)) if number is not None else self.tree.selection_remove(*self.tree.selection())
-        for key, text in ctl.prefill(self.selected).items():
+        for key, text in prefill(self.selected).items():
             self.fields[key].set(text)
         cfg = self.selected.cfg if self.selected else None
         self._show_classes(cfg)
         self.fid_text.set("FID: not computed")
         self.show_examples(cfg)
         self.show_review()
-        generated = ctl.grid_path(self.selected) if self.selected else None
+        generated = grid_path(self.selected) if self.selected else None
         self.show("output", generated if generated and generated.exists() else (self.grids or [None])[-1])
 
     def _show_classes(self, cfg):
         """A conditional session picks its class in the list and names its class folders itself; an
         unconditional one is a single class, whose folder name is typed."""
-        choices = ctl.class_choices(self.selected)
+        choices = class_choices(self.selected)
         self.class_box.configure(values=choices, state="readonly" if choices else "disabled")
         self.gen["class"].set(choices[0] if choices else "")
-        self.gen["class_name"].set(ctl.default_class_name(cfg) if cfg and not choices else "")
+        self.gen["class_name"].set(default_class_name(cfg) if cfg and not choices else "")
         self.entries["class_name"].configure(state="disabled" if choices else "normal")
 
     def show_examples(self, cfg=None):
         try:
-            self.show("examples", Image.fromarray(ctl.examples_for(cfg, self.data_folder).squeeze()), EXAMPLES_BOX)
-            source = self.data_folder or (ctl.dataset_label(cfg) if cfg else "the default data set, fashion_mnist")
+            self.show("examples", Image.fromarray(examples_for(cfg, self.data_folder).squeeze()), EXAMPLES_BOX)
+            source = self.data_folder or (dataset_label(cfg) if cfg else "the default data set, fashion_mnist")
             self.examples_source.set(f"From {source}")
         except UserError as e:  # data not on this machine: say so where the pictures would be
             self.show("examples", None)
             self.examples_source.set(str(e))
 
     def show_review(self):
-        self.grids = ctl.epoch_grids(self.selected.folder) if self.selected else []
+        self.grids = epoch_grids(self.selected.folder) if self.selected else []
         self.slider.configure(to=max(1, len(self.grids)))
         self.slider.set(len(self.grids) or 1)
         self._show_epoch(len(self.grids))
@@ -244,13 +251,13 @@ class App:
             raise UserError("A training is already running: stop it or wait for it." if slot == "train"
                             else "Generation or FID is already running: wait for it to finish.")
         self.write_log("$ " + " ".join(command[1:]))
-        self.jobs[slot] = ctl.ScriptJob(command, self.events, on_line, on_done)
+        self.jobs[slot] = ScriptJob(command, self.events, on_line, on_done)
         self.status.set(f"Running {self.jobs[slot].script} ...")
 
     def _finish(self, slot, code):
         """(job, its failure message or None); the session list is re-read."""
         job = self.jobs.pop(slot)
-        message = ctl.failure_message(job.script, code, "".join(job.stderr))
+        message = failure_message(job.script, code, "".join(job.stderr))
         self.status.set(f"{job.script} finished." if message is None else f"{job.script} ended with exit code {code}.")
         self.refresh()
         return job, message
@@ -265,15 +272,15 @@ class App:
 
     @reported
     def train(self):
-        number, command = ctl.train_command(self._values(self.fields), self.checkpoint_root, self.selected,
-                                            self.data_folder, self.scripts_dir)
+        number, command = train_command(self._values(self.fields), self.checkpoint_root, self.selected,
+                                        self.data_folder, self.scripts_dir)
         self._start_training(number, command)
 
     @reported
     def resume(self):
         if self.selected is None:
             raise UserError("Select the session to resume in the list first.")
-        self._start_training(self.selected.number, ctl.resume_command(
+        self._start_training(self.selected.number, resume_command(
             self._values(self.fields), self.checkpoint_root, self.selected, self.scripts_dir))
 
     def _values(self, form):
@@ -282,7 +289,7 @@ class App:
     def _start_training(self, number, command):
         self.progress_text.set(f"Starting session {number} ...")
         self.bar["value"] = 0
-        tail = ctl.EventTail(ctl.session_folder(self.checkpoint_root, number))
+        tail = EventTail(session_folder(self.checkpoint_root, number))
         self._start("train", command, self.write_log, functools.partial(self._train_done, number))
         self.tail = (number, tail)
 
@@ -294,14 +301,14 @@ class App:
     def _follow(self, number, tail):
         """Show the progress records the run appended since the last poll."""
         for record in tail.read():
-            progress = ctl.progress_from_event(record)
+            progress = progress_from_event(record)
             if progress is None:
                 continue
-            self.progress_text.set(ctl.describe_progress(progress))
-            self.bar["value"] = ctl.fraction_done(progress)
+            self.progress_text.set(describe_progress(progress))
+            self.bar["value"] = fraction_done(progress)
             if progress.kind == "epoch":
                 self.refresh()
-                self.show("output", ctl.epoch_grid(self.checkpoint_root, number, progress.epoch))
+                self.show("output", epoch_grid(self.checkpoint_root, number, progress.epoch))
                 if self.selected is not None and self.selected.number == number:
                     self.show_review()
 
@@ -310,10 +317,10 @@ class App:
         self._follow(number, tail)  # the records written after the last poll
         self.tail = None
         job, message = self._finish("train", code)
-        self.progress_text.set(ctl.training_outcome(code, message, tail.seen))
+        self.progress_text.set(training_outcome(code, message, tail.seen))
         if self.closing:
             return self.root.destroy()
-        if message and code not in ctl.STOPPED_CODES:
+        if message and code not in STOPPED_CODES:
             self.show_error(message, title="Training failed")
         if self.selected is None and number in self.summaries:
             self.select(number)  # the new session the form started
@@ -327,8 +334,8 @@ class App:
 
     def _generate_command(self, out_dir=None):
         summary, values = self._session(), self._values(self.gen)
-        return summary, ctl.generate_command(self.checkpoint_root, summary, values["num"], values["seed"],
-                                             values["epoch"], out_dir, values["class"], self.scripts_dir)
+        return summary, generate_command(self.checkpoint_root, summary, values["num"], values["seed"],
+                                         values["epoch"], out_dir, values["class"], self.scripts_dir)
 
     @reported
     def generate(self, out_dir=None):
@@ -338,28 +345,28 @@ class App:
     @reported
     def save_to_folder(self):
         summary, name = self._session(), self.gen["class_name"].get()
-        self._generate_command(ctl.save_folder(summary, ".", name))  # refused before the folder dialog opens
+        self._generate_command(save_folder(summary, ".", name))  # refused before the folder dialog opens
         title = ("Folder that gets a folder per class" if summary.class_names
                  else f"Folder that gets the class folder '{name.strip()}'")
         folder = filedialog.askdirectory(parent=self.root, title=title)
         if folder:
-            self.generate(ctl.save_folder(summary, folder, name))
+            self.generate(save_folder(summary, folder, name))
 
     def _generate_done(self, summary, code):
         _, message = self._finish("tool", code)
         if message:
             return self.show_error(message, title="Generation failed")
-        self.show("output", ctl.grid_path(summary))
+        self.show("output", grid_path(summary))
 
     @reported
     def compute_fid(self):
-        command = ctl.fid_command(self.checkpoint_root, self._session(), self.scripts_dir)
+        command = fid_command(self.checkpoint_root, self._session(), self.scripts_dir)
         self.fid_text.set("FID: computing ...")
         self._start("tool", command, self.write_log, self._fid_done)
 
     def _fid_done(self, code):
         job, message = self._finish("tool", code)
-        value = ctl.parse_fid("".join(job.stdout))
+        value = parse_fid("".join(job.stdout))
         self.fid_text.set(f"FID: {value:.4g}" if message is None and value is not None else "FID: failed")
         if message:
             self.show_error(message, title="FID failed")

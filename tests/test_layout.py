@@ -67,8 +67,8 @@ def test_the_layer_check_sees_a_violation(tmp_path):
     assert imported_packages(upward) == {"training"}
 
 
-@pytest.mark.parametrize("module", ["desktop.controller", "app", "training.plan", "training.sessions",
-                                    "training.config"])
+@pytest.mark.parametrize("module", ["desktop.summaries", "desktop.commands", "desktop.jobs", "desktop.progress",
+                                    "desktop.images", "app", "training.plan", "training.sessions", "training.config"])
 def test_checking_forms_and_listing_sessions_loads_no_tensorflow(module):
     code = f"import sys, {module}; print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)

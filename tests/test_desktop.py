@@ -1,4 +1,4 @@
-"""app_controller: what the Data Generator window knows, tested without a display."""
+"""desktop/: what the Data Generator window knows, tested without a display; a section per module."""
 import csv
 import gzip
 import json
@@ -12,13 +12,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop import controller as ctl
 from training import config
 import DCGAN_train
 import generate_img
 from conftest import REPO, run_script
 from data import datasets
 from data.labels import FASHION_MNIST_CLASSES
+from desktop.commands import (class_choices, default_class_name, fid_command, generate_command, grid_path,
+                              output_folder, prefill, resume_command, save_folder, train_command)
+from desktop.images import example_grid, examples_for, fit_image
+from desktop.jobs import ScriptJob, failure_message, parse_fid
+from desktop.progress import (EventTail, describe_progress, fraction_done, progress_from_event, total_eta,
+                              training_outcome)
+from desktop.summaries import epoch_grid, epoch_grids, list_sessions, next_session_number, summarize
 from utils.errors import UserError
 
 METRICS = {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
@@ -38,21 +44,21 @@ def root(gray_session, tmp_path):
 
 @pytest.fixture
 def session(root):
-    return ctl.summarize(root, 1)
+    return summarize(root, 1)
 
 
 def form(**changes):
     """The training form as the defaults fill it, with some fields retyped."""
-    return {**ctl.prefill(), "epochs": "5", **changes}
+    return {**prefill(), "epochs": "5", **changes}
 
 
-# --- Sessions ----------------------------------------------------------------------------------
+# --- desktop.summaries: sessions ---------------------------------------------------------------
 
 def test_sessions_are_listed_with_their_data_size_epochs_and_checkpoints(root):
-    (summary,) = ctl.list_sessions(root)
+    (summary,) = list_sessions(root)
     assert (summary.number, summary.checkpoints, summary.epochs_trained, summary.best_fid) == (1, [1, 2], 2, None)
     assert summary.row() == (1, "folder images", "28x28x1", 2, 2, "", "")  # no classes: unconditional
-    assert ctl.next_session_number(root) == 2
+    assert next_session_number(root) == 2
 
 
 def test_best_fid_is_the_lowest_of_a_sparse_fid_column(root):
@@ -67,39 +73,41 @@ def test_best_fid_is_the_lowest_of_a_sparse_fid_column(root):
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
-    assert ctl.summarize(root, 1).best_fid == 41.5
-    assert ctl.summarize(root, 1).row()[-1] == "41.5"
+    assert summarize(root, 1).best_fid == 41.5
+    assert summarize(root, 1).row()[-1] == "41.5"
 
 
 def test_a_session_with_a_broken_config_is_listed_not_fatal(root):
     broken = root / "training_4"
     broken.mkdir()
     (broken / "config.yaml").write_text("noise_dim: [unclosed")
-    summaries = {s.number: s for s in ctl.list_sessions(root)}
+    summaries = {s.number: s for s in list_sessions(root)}
     assert sorted(summaries) == [1, 4]
     assert summaries[4].cfg is None and "not valid YAML" in summaries[4].problem
     assert summaries[4].row()[1:5] == ("unreadable config", "?", 0, "none")
     with pytest.raises(UserError, match="not valid YAML"):
-        ctl.generate_command(root, summaries[4], "5")
-    assert ctl.next_session_number(root) == 5
+        generate_command(root, summaries[4], "5")
+    assert next_session_number(root) == 5
 
 
 def test_epoch_grids_are_in_epoch_order(session, root):
-    assert [p.name for p in ctl.epoch_grids(session.folder)] == ["epoch_0001.png", "epoch_0002.png"]
-    assert ctl.epoch_grid(root, 1, 2) == session.folder / "images" / "epoch_0002.png"
+    assert [p.name for p in epoch_grids(session.folder)] == ["epoch_0001.png", "epoch_0002.png"]
+    assert epoch_grid(root, 1, 2) == session.folder / "images" / "epoch_0002.png"
 
 
-# --- Form: pre-fill and checks -----------------------------------------------------------------
+# --- desktop.commands: the form's pre-fill and checks ------------------------------------------
 
 def test_prefill_from_defaults_is_the_default_config():
-    defaults = config.load_config()
-    fields = ctl.prefill()
-    assert fields == dict({key: str(defaults[key]) for key in ctl.CONFIG_FIELDS}, epochs="10")
+    fields = prefill()
+    # Written out, not derived from the config: a field the form drops or a default it misreads fails here.
+    assert fields == {"noise_dim": "100", "epochs": "10", "batch_size": "64", "image_size": "28", "channels": "1",
+                      "g_lr": "0.0002", "d_lr": "0.0002", "beta1": "0.5", "label_smoothing": "0.9",
+                      "init_std": "0.02"}
     assert (fields["noise_dim"], fields["g_lr"], fields["beta1"]) == ("100", "0.0002", "0.5")
 
 
 def test_prefill_from_a_session_is_its_stored_config_and_ten_more_epochs(session):
-    fields = ctl.prefill(session)
+    fields = prefill(session)
     assert (fields["batch_size"], fields["channels"], fields["image_size"]) == ("4", "1", "28")  # the tiny session's
     assert fields["epochs"] == "12"
 
@@ -109,7 +117,7 @@ def test_bad_values_are_refused_with_the_configs_own_message(root, key, text):
     with pytest.raises(UserError) as from_config:
         config.load_config(overrides=config.parse_overrides([f"{key}={text}"]))
     with pytest.raises(UserError) as from_form:
-        ctl.train_command(form(**{key: text}), root)
+        train_command(form(**{key: text}), root)
     assert str(from_form.value) == str(from_config.value)
     assert f"'{key}'" in str(from_form.value)
 
@@ -121,30 +129,30 @@ def test_bad_values_are_refused_with_the_configs_own_message(root, key, text):
 ])
 def test_empty_fields_and_bad_epochs_are_refused(root, changes, message):
     with pytest.raises(UserError, match=message):
-        ctl.train_command(form(**changes), root)
+        train_command(form(**changes), root)
 
 
 def test_a_missing_data_folder_is_refused_before_training(root, tmp_path):
     with pytest.raises(UserError, match="no such folder"):
-        ctl.train_command(form(), root, data_folder=str(tmp_path / "nowhere"))
+        train_command(form(), root, data_folder=str(tmp_path / "nowhere"))
 
 
 def test_resume_is_refused_when_the_script_would_refuse_it(root, session):
     with pytest.raises(UserError, match=r"must be greater than the restored epoch \(2\)"):
-        ctl.resume_command(dict(ctl.prefill(session), epochs="2"), root, session)
+        resume_command(dict(prefill(session), epochs="2"), root, session)
     with pytest.raises(UserError, match="noise_dim: 100 -> 50"):
-        ctl.resume_command(dict(ctl.prefill(session), epochs="4", noise_dim="50"), root, session)
+        resume_command(dict(prefill(session), epochs="4", noise_dim="50"), root, session)
 
 
-# --- Command lines -----------------------------------------------------------------------------
+# --- desktop.commands: command lines -----------------------------------------------------------
 
 def test_train_command_for_a_new_session_from_the_defaults_and_a_folder(root, tmp_path):
     folder = tmp_path / "shoes"
     folder.mkdir()
-    number, command = ctl.train_command(form(g_lr=" 1e-4 "), root, data_folder=str(folder))
-    defaults = config.load_config()
-    sets = [f"{key}={defaults[key]}" for key in ctl.CONFIG_FIELDS]
-    sets[ctl.CONFIG_FIELDS.index("g_lr")] = "g_lr=1e-4"  # as typed, stripped: the script reads it the same way
+    number, command = train_command(form(g_lr=" 1e-4 "), root, data_folder=str(folder))
+    sets = ["noise_dim=100", "batch_size=64", "image_size=28", "channels=1",
+            "g_lr=1e-4",  # as typed, stripped: the script reads it the same way
+            "d_lr=0.0002", "beta1=0.5", "label_smoothing=0.9", "init_std=0.02"]
     assert number == 2
     assert command == [sys.executable, str(REPO / "DCGAN_train.py"), "--checkpoint-root", str(root),
                        "--data", str(folder)] + [arg for pair in sets for arg in ("--set", pair)] + ["2", "5"]
@@ -154,14 +162,14 @@ def test_train_command_for_a_new_session_from_the_defaults_and_a_folder(root, tm
 
 
 def test_train_command_from_a_selected_session_starts_from_its_config(root, session):
-    number, command = ctl.train_command(dict(ctl.prefill(session), epochs="3"), root, base=session)
+    number, command = train_command(dict(prefill(session), epochs="3"), root, base=session)
     assert number == 2
     assert command[2:6] == ["--checkpoint-root", str(root), "--config", str(session.folder / "config.yaml")]
     assert command[-2:] == ["2", "3"] and "--data" not in command and "-r" not in command
 
 
 def test_resume_command_continues_from_the_newest_checkpoint(root, session):
-    command = ctl.resume_command(dict(ctl.prefill(session), epochs="4", g_lr="1e-4"), root, session)
+    command = resume_command(dict(prefill(session), epochs="4", g_lr="1e-4"), root, session)
     assert command[:6] == [sys.executable, str(REPO / "DCGAN_train.py"), "--checkpoint-root", str(root), "-r", "2"]
     assert "g_lr=1e-4" in command and command[-2:] == ["1", "4"]
     args = DCGAN_train.parse_args(command[2:])
@@ -170,48 +178,48 @@ def test_resume_command_continues_from_the_newest_checkpoint(root, session):
 
 def test_generate_command_with_and_without_seed_epoch_and_folder(root, session, tmp_path):
     script = [sys.executable, str(REPO / "generate_img.py"), "--checkpoint-root", str(root)]
-    assert ctl.generate_command(root, session, "16") == script + ["1", "100", "16"]
-    out = ctl.output_folder(tmp_path, " sneaker ")
+    assert generate_command(root, session, "16") == script + ["1", "100", "16"]
+    out = output_folder(tmp_path, " sneaker ")
     assert out == tmp_path / "sneaker"
-    command = ctl.generate_command(root, session, "5000", seed="7", epoch="1", out_dir=out)
+    command = generate_command(root, session, "5000", seed="7", epoch="1", out_dir=out)
     assert command == script + ["--epoch", "1", "--seed", "7", "--out", str(out), "1", "100", "5000"]
     args = generate_img.parse_args(command[2:])
     assert (args.training, args.noise_dim, args.num, args.epoch, args.seed, args.out) == \
         ("1", "100", "5000", "1", "7", str(out))
-    assert ctl.grid_path(session) == session.folder / "grid.png"
+    assert grid_path(session) == session.folder / "grid.png"
 
 
 def test_a_conditional_session_lists_its_number_of_classes_and_offers_each(conditional_session, session):
     root, number = conditional_session
-    summary = ctl.summarize(root, number)
+    summary = summarize(root, number)
     assert summary.row() == (number, f"fashion_mnist ({summary.cfg['data_dir']})", "28x28x1", 1, 1, 10, "")
-    assert ctl.class_choices(summary) == ["all classes", *FASHION_MNIST_CLASSES]
-    assert ctl.class_choices(session) == [] and ctl.class_choices(None) == []
+    assert class_choices(summary) == ["all classes", *FASHION_MNIST_CLASSES]
+    assert class_choices(session) == [] and class_choices(None) == []
 
 
 def test_generate_command_with_a_class_and_the_per_class_save_folder(conditional_session, tmp_path):
     root, number = conditional_session
-    summary = ctl.summarize(root, number)
+    summary = summarize(root, number)
     script = [sys.executable, str(REPO / "generate_img.py"), "--checkpoint-root", str(root)]
     for every in ("", "all classes"):
-        assert ctl.generate_command(root, summary, "3", class_name=every) == script + [str(number), "100", "3"]
+        assert generate_command(root, summary, "3", class_name=every) == script + [str(number), "100", "3"]
     # A conditional session's images go to FOLDER/<class>/, which the script makes: FOLDER itself is --out.
-    out = ctl.save_folder(summary, tmp_path, "ignored")
+    out = save_folder(summary, tmp_path, "ignored")
     assert out == tmp_path
-    command = ctl.generate_command(root, summary, "5", seed="7", out_dir=out, class_name=" T-shirt/top ")
+    command = generate_command(root, summary, "5", seed="7", out_dir=out, class_name=" T-shirt/top ")
     assert command == script + ["--seed", "7", "--class", "T-shirt/top", "--out", str(tmp_path), str(number), "100", "5"]
     args = generate_img.parse_args(command[2:])
     assert (args.classes, args.out, args.num) == (["T-shirt/top"], str(tmp_path), "5")
-    assert ctl.generate_command(root, summary, "5", class_name="8")[-5:-3] == ["--class", "8"]
+    assert generate_command(root, summary, "5", class_name="8")[-5:-3] == ["--class", "8"]
     with pytest.raises(UserError, match=r"has no class 'Shoe'\. Its classes, by index: 0 T-shirt/top, .*9 Ankle boot\. "
                                         r"Pick one of these names or indices with the Class choice\."):
-        ctl.generate_command(root, summary, "5", class_name="Shoe")
+        generate_command(root, summary, "5", class_name="Shoe")
 
 
 def test_an_unconditional_session_saves_into_the_class_folder_and_takes_no_class(root, session, tmp_path):
-    assert ctl.save_folder(session, tmp_path, " sneaker ") == tmp_path / "sneaker"
+    assert save_folder(session, tmp_path, " sneaker ") == tmp_path / "sneaker"
     with pytest.raises(UserError, match="trained without classes"):
-        ctl.generate_command(root, session, "5", class_name="sneaker")
+        generate_command(root, session, "5", class_name="sneaker")
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -221,53 +229,53 @@ def test_an_unconditional_session_saves_into_the_class_folder_and_takes_no_class
 ])
 def test_generate_refuses_what_the_script_would(root, session, kwargs, message):
     with pytest.raises(UserError, match=message):
-        ctl.generate_command(root, session, **kwargs)
+        generate_command(root, session, **kwargs)
 
 
 @pytest.mark.parametrize("name", ["", "  ", "a/b", ".."])
 def test_class_name_must_be_one_folder_name(tmp_path, name):
     with pytest.raises(UserError, match="must be one folder name"):
-        ctl.output_folder(tmp_path, name)
+        output_folder(tmp_path, name)
 
 
 def test_default_class_name_is_the_data_folder_or_dataset_name(session):
-    assert ctl.default_class_name(session.cfg) == "images"
-    assert ctl.default_class_name(config.load_config()) == "fashion_mnist"
+    assert default_class_name(session.cfg) == "images"
+    assert default_class_name(config.load_config()) == "fashion_mnist"
 
 
 def test_fid_command_uses_the_sessions_fid_settings(root, session):
     script = [sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(root)]
-    assert ctl.fid_command(root, session) == script + ["--fake", "1", "--num", "10000"]
+    assert fid_command(root, session) == script + ["--fake", "1", "--num", "10000"]
     session.cfg = dict(session.cfg, fid_num=500, fid_weights="/w/inception.h5")
-    assert ctl.fid_command(root, session, scripts_dir="/x") == \
+    assert fid_command(root, session, scripts_dir="/x") == \
         [sys.executable, "/x/compute_fid.py", "--checkpoint-root", str(root), "--fake", "1", "--num", "500",
          "--weights", "/w/inception.h5"]
 
 
-# --- Reading what the scripts print ------------------------------------------------------------
+# --- desktop.progress: following a run through its events.jsonl --------------------------------
 
 def test_step_record_is_progress():
-    progress = ctl.progress_from_event(STEP)
+    progress = progress_from_event(STEP)
     assert (progress.kind, progress.epoch, progress.last_epoch, progress.step, progress.steps, progress.eta) == \
         ("step", 3, 10, 120, 468, 95.0)
     assert progress.metrics == {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
     # 95 s for the 348 steps left: an epoch takes 468 * 95 / 348 s, and 7 epochs follow.
-    assert ctl.total_eta(progress) == pytest.approx(95 + 7 * 468 * 95 / 348)
-    assert ctl.fraction_done(progress) == pytest.approx((2 + 120 / 468) / 10)
-    assert ctl.describe_progress(progress) == ("Epoch 3/10, step 120/468, about 16 min 29 s left.  "
-                                               "g_loss 0.9000  d_loss 1.2000  d_acc_real 0.6000  d_acc_fake 0.8000")
+    assert total_eta(progress) == pytest.approx(95 + 7 * 468 * 95 / 348)
+    assert fraction_done(progress) == pytest.approx((2 + 120 / 468) / 10)
+    assert describe_progress(progress) == ("Epoch 3/10, step 120/468, about 16 min 29 s left.  "
+                                           "g_loss 0.9000  d_loss 1.2000  d_acc_real 0.6000  d_acc_fake 0.8000")
 
 
 def test_epoch_record_is_progress():
-    progress = ctl.progress_from_event(EPOCH)
+    progress = progress_from_event(EPOCH)
     assert (progress.kind, progress.epoch, progress.last_epoch, progress.seconds, progress.images_per_sec,
             progress.saved) == ("epoch", 3, 10, 300.0, 200.0, 3)
     assert progress.metrics == {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
-    assert ctl.total_eta(progress) == 7 * 300
-    assert ctl.fraction_done(progress) == pytest.approx(0.3)
-    assert ctl.describe_progress(progress).startswith("Epoch 3/10 done in 5 min 00 s (200 img/s), saved checkpoint 3, "
-                                                      "about 35 min 00 s left.")
-    unsaved = ctl.progress_from_event(dict(EPOCH, saved=False, metrics=dict(METRICS, g_loss=None)))
+    assert total_eta(progress) == 7 * 300
+    assert fraction_done(progress) == pytest.approx(0.3)
+    assert describe_progress(progress).startswith("Epoch 3/10 done in 5 min 00 s (200 img/s), saved checkpoint 3, "
+                                                  "about 35 min 00 s left.")
+    unsaved = progress_from_event(dict(EPOCH, saved=False, metrics=dict(METRICS, g_loss=None)))
     assert unsaved.saved is None and np.isnan(unsaved.metrics["g_loss"])
 
 
@@ -275,13 +283,13 @@ def test_epoch_record_is_progress():
                                     {"event": "checkpoint", "epoch": 3, "prefix": "ckpt-3"},
                                     {"event": "step", "epoch": 3}, {"event": "epoch", "epoch": "three"}])
 def test_other_records_are_not_progress(record):
-    assert ctl.progress_from_event(record) is None
+    assert progress_from_event(record) is None
 
 
 def test_the_tail_reads_only_this_runs_whole_records(tmp_path):
     log = tmp_path / "events.jsonl"
     log.write_text(json.dumps(dict(STEP, epoch=1)) + "\n")  # an earlier run's
-    tail = ctl.EventTail(tmp_path)
+    tail = EventTail(tmp_path)
     assert tail.read() == []
     with open(log, "a") as f:
         f.write(json.dumps(STEP) + "\nnot json\n" + json.dumps(EPOCH)[:20])  # the last line still being written
@@ -291,41 +299,43 @@ def test_the_tail_reads_only_this_runs_whole_records(tmp_path):
     assert tail.read() == [EPOCH] and tail.seen == [STEP, EPOCH]
 
 
+def test_training_outcome_names_the_resume_command_after_a_stop():
+    records = [EPOCH, {"event": "stop", "completed": 1, "saved": 1, "resume": "python DCGAN_train.py -r 1 2 5",
+                       "signal": 15}]
+    assert training_outcome(143, "ignored", records) == \
+        "Stopped; the completed epochs are saved. To continue: python DCGAN_train.py -r 1 2 5"
+    assert training_outcome(0, None, []) == "Training finished."
+    assert training_outcome(2, "Bad value", []) == "Training failed: see the message."
+
+
+# --- desktop.jobs: scripts in subprocesses -----------------------------------------------------
+
 def test_a_scripts_own_error_message_is_extracted():
     result = run_script("generate_img.py", "1", "100", "0")  # refused before TensorFlow loads
     assert result.returncode == 2
-    assert ctl.failure_message("generate_img.py", 2, result.stderr) == \
+    assert failure_message("generate_img.py", 2, result.stderr) == \
         "NUM (the number of images) must be at least 1, got 0."
-    assert ctl.failure_message("generate_img.py", 0, "warning: something") is None
+    assert failure_message("generate_img.py", 0, "warning: something") is None
 
 
 def test_a_crash_is_described_by_its_last_line():
     traceback = "Traceback (most recent call last):\n  File \"x.py\", line 1\nMemoryError: out of memory\n\n"
-    assert ctl.failure_message("compute_fid.py", 1, traceback) == \
+    assert failure_message("compute_fid.py", 1, traceback) == \
         "compute_fid.py failed (exit code 1): MemoryError: out of memory"
-    assert ctl.failure_message("DCGAN_train.py", -9, "") == "DCGAN_train.py was ended by signal 9."
-
-
-def test_training_outcome_names_the_resume_command_after_a_stop():
-    records = [EPOCH, {"event": "stop", "completed": 1, "saved": 1, "resume": "python DCGAN_train.py -r 1 2 5",
-                       "signal": 15}]
-    assert ctl.training_outcome(143, "ignored", records) == \
-        "Stopped; the completed epochs are saved. To continue: python DCGAN_train.py -r 1 2 5"
-    assert ctl.training_outcome(0, None, []) == "Training finished."
-    assert ctl.training_outcome(2, "Bad value", []) == "Training failed: see the message."
+    assert failure_message("DCGAN_train.py", -9, "") == "DCGAN_train.py was ended by signal 9."
 
 
 def test_fid_value_is_read_from_the_last_fid_line():
-    assert ctl.parse_fid("Features: InceptionV3.\nReal: ...\nFID: 12.3\nKID: 0.01 ± 0.002\n") == 12.3
-    assert ctl.parse_fid("Session 1, epoch 2: FID: 9\n") is None  # a --sessions table row is not this
-    assert ctl.parse_fid("") is None
+    assert parse_fid("Features: InceptionV3.\nReal: ...\nFID: 12.3\nKID: 0.01 ± 0.002\n") == 12.3
+    assert parse_fid("Session 1, epoch 2: FID: 9\n") is None  # a --sessions table row is not this
+    assert parse_fid("") is None
 
 
 def test_script_job_hands_lines_and_exit_code_to_the_queue(tmp_path):
     script = tmp_path / "talk.py"
     script.write_text("import sys\nprint('one')\nprint('two')\nprint('error: no', file=sys.stderr)\nsys.exit(2)\n")
     events, lines, done = queue.Queue(), [], []
-    job = ctl.ScriptJob([sys.executable, str(script)], events, lines.append, done.append)
+    job = ScriptJob([sys.executable, str(script)], events, lines.append, done.append)
     deadline = time.monotonic() + 60
     while not done and time.monotonic() < deadline:
         callback, value = events.get(timeout=60)
@@ -333,19 +343,19 @@ def test_script_job_hands_lines_and_exit_code_to_the_queue(tmp_path):
     assert (lines, done, job.stderr, job.script) == (["one", "two"], [2], ["error: no\n"], "talk.py")
 
 
-# --- Images ------------------------------------------------------------------------------------
+# --- desktop.images ----------------------------------------------------------------------------
 
 def test_fit_image_enlarges_by_whole_factors_and_shrinks_smoothly():
     small = Image.fromarray(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28))
-    big = ctl.fit_image(small, (260, 200))
+    big = fit_image(small, (260, 200))
     assert big.size == (196, 196)  # 7x: the largest whole factor that fits 200
     assert np.array_equal(np.asarray(big)[::7, ::7], np.asarray(small))
-    assert ctl.fit_image(Image.new("RGB", (1100, 400)), (600, 300)).size == (600, 218)
+    assert fit_image(Image.new("RGB", (1100, 400)), (600, 300)).size == (600, 218)
 
 
 def test_examples_of_a_session_are_its_images_as_the_network_sees_them(session):
-    ctl.example_grid.cache_clear()
-    grid = ctl.examples_for(session.cfg)
+    example_grid.cache_clear()
+    grid = examples_for(session.cfg)
     files, _ = datasets.scan_folder(session.cfg["data_dir"])
     assert len(files) == 8 and grid.shape == (2 * 30 + 2, 7 * 30 + 2, 1)  # 8 tiles of 28 in rows of 7, 2 px apart
     assert np.array_equal(grid[2:30, 2:30], datasets.decode_image(files[0], 28, 1))
@@ -353,28 +363,28 @@ def test_examples_of_a_session_are_its_images_as_the_network_sees_them(session):
 
 
 def test_examples_of_a_browsed_folder_skip_broken_files(tmp_path):
-    ctl.example_grid.cache_clear()
+    example_grid.cache_clear()
     Image.new("RGB", (80, 60), (200, 30, 10)).save(tmp_path / "red.png")
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    grid = ctl.examples_for(data_folder=tmp_path)
+    grid = examples_for(data_folder=tmp_path)
     assert grid.shape == (68, 68, 3)  # one 64x64 RGB tile
     assert tuple(grid[30, 30]) == (200, 30, 10)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(UserError, match="No usable image"):
-        ctl.examples_for(data_folder=empty)
+        examples_for(data_folder=empty)
 
 
 def test_examples_of_an_idx_dataset_never_download(tmp_path, monkeypatch):
-    ctl.example_grid.cache_clear()
+    example_grid.cache_clear()
     pixels = np.repeat(np.arange(30, dtype=np.uint8), 28 * 28).reshape(30, 28, 28)  # image i is all value i
     with gzip.open(tmp_path / datasets.IDX_IMAGES, "wb") as f:
         f.write(struct.pack(">IIII", 0x803, 30, 28, 28) + pixels.tobytes())
     cfg = dict(config.load_config(), data_dir=str(tmp_path))
-    grid = ctl.examples_for(cfg)
+    grid = examples_for(cfg)
     assert grid.shape == (3 * 30 + 2, 7 * 30 + 2, 1)
     tiles = sorted({int(grid[2 + 30 * r, 2 + 30 * c, 0]) for r in range(3) for c in range(7)})
     assert len(tiles) == 21 and set(tiles) <= set(range(30))
     monkeypatch.setitem(datasets.IDX_DIRS, "mnist", [])  # nothing on disk: an error, not a download
     with pytest.raises(UserError, match="Could not find the mnist files"):
-        ctl.examples_for(dict(cfg, dataset="mnist", data_dir=None))
+        examples_for(dict(cfg, dataset="mnist", data_dir=None))
