@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from data.datasets import decode_image, load_idx_dataset, scan_folder
+from data.datasets import background_rgb, decode_image, load_idx_dataset, scan_folder
 from training import config as config_lib
 from utils import imaging
 from utils.errors import UserError
@@ -39,15 +39,16 @@ def _spread(count, wanted):
 
 
 @functools.lru_cache(maxsize=8)
-def example_grid(dataset, data_dir, size, channels):
+def example_grid(dataset, data_dir, size, channels, background="white"):
     """A (H, W, C) uint8 grid of about 21 training images, as the network sees them (cropped,
-    resized); UserError when the data cannot be found. Never downloads."""
+    resized, transparency over the background); UserError when the data cannot be found. Never
+    downloads."""
     if dataset == "folder":
         candidates, _ = scan_folder(data_dir) if Path(data_dir).is_dir() else ([], [])
         tiles = []
         for index in _spread(len(candidates), 3 * EXAMPLES):  # extra picks stand in for broken files
             try:
-                tiles.append(decode_image(candidates[index], size, channels))
+                tiles.append(decode_image(candidates[index], size, channels, background_rgb(background)))
             except Exception:  # Pillow raises many types; a broken file is just not shown
                 continue
             if len(tiles) == EXAMPLES:
@@ -66,4 +67,4 @@ def examples_for(cfg=None, data_folder=None):
     if data_folder:
         return example_grid("folder", str(data_folder), FOLDER_EXAMPLE_SIZE, 3)
     cfg = cfg or config_lib.load_config()
-    return example_grid(cfg["dataset"], cfg["data_dir"], cfg["image_size"], cfg["channels"])
+    return example_grid(cfg["dataset"], cfg["data_dir"], cfg["image_size"], cfg["channels"], cfg["background"])

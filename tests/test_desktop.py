@@ -388,3 +388,15 @@ def test_examples_of_an_idx_dataset_never_download(tmp_path, monkeypatch):
     monkeypatch.setitem(datasets.IDX_DIRS, "mnist", [])  # nothing on disk: an error, not a download
     with pytest.raises(UserError, match="Could not find the mnist files"):
         examples_for(dict(cfg, dataset="mnist", data_dir=None))
+
+
+def test_examples_show_transparency_over_the_sessions_background(tmp_path):
+    from PIL import Image
+    pixels = np.zeros((32, 32, 4), np.uint8)
+    pixels[..., 0] = 255  # red under fully transparent pixels
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "clear.png")
+    cfg = dict(config.load_config(), dataset="folder", data_dir=str(tmp_path), image_size=32, channels=3)
+    example_grid.cache_clear()
+    for background, value in [("white", 255), ("black", 0)]:
+        grid = examples_for(dict(cfg, background=background))
+        np.testing.assert_array_equal(grid[2:34, 2:34], value)
