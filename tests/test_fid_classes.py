@@ -70,7 +70,7 @@ def test_the_real_cache_key_names_the_class_and_a_holdout(tmp_path):
     from metrics import sources
     data = pet_folder(tmp_path / "pets")
     cfg = {"dataset": "folder", "data_dir": str(data), "max_images": 0, "seed": 0, "image_size": 28, "channels": 1,
-           "holdout": 0.0, "class_names": list(CLASSES)}
+           "holdout": 0.0, "class_names": list(CLASSES), "background": "white"}
     whole = sources.training_source(cfg).key
     assert "class" not in whole and "holdout" not in whole  # keys written before classes existed stay valid
     assert sources.training_source(cfg, class_index=1).key == dict(whole, **{"class": [1, "bee"]})
