@@ -1,5 +1,6 @@
 """DCGAN_train.py end to end: outputs of a session, resume with -r, and every refusal."""
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -89,6 +90,25 @@ def test_a_run_records_its_progress_as_json_lines(trained):
     assert kinds.index("checkpoint") < kinds.index("epoch", kinds.index("checkpoint"))
 
 
+@pytest.mark.slow
+def test_the_run_says_how_long_it_has_left_and_its_first_epoch_line_how_long_it_takes(trained):
+    from training.events import read_events
+    root, _, result = trained
+    records, _ = read_events(root / "training_1" / "events.jsonl")
+    steps = [r for r in records if r["event"] == "step"]
+    assert all(r["run_eta"] >= r["eta"] >= 0 for r in steps)  # the run's time left holds the epoch's
+    epochs = [r for r in records if r["event"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3]
+    # An epoch's record and its last step's are estimated from the same measurements.
+    last_steps = {r["epoch"]: r["run_eta"] for r in steps if r["step"] == r["steps"]}
+    assert [r["run_eta"] for r in epochs] == [last_steps[e] for e in (1, 2, 3)]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ") and "img/s" in line]
+    span = r"(\d+h )?(\d+m )?\d+[sm]"  # utils.console.duration: 45s, 12m 05s, 1h 52m
+    assert re.search(rf"  run {span} left \(expected run time {span} for 3 epochs\)$", lines[0]), lines[0]
+    assert all(re.search(rf"  run {span} left$", line) for line in lines[1:]), lines
+    assert re.search(rf"^epoch 1/3 step 1/2 eta \d+s, run {span} left g_loss=", result.stdout, re.M)
+
+
 def test_resume_continues_numbering_and_appends_metrics(trained, tmp_path):
     root, data, _ = trained
     copy = tmp_path / "ck"
@@ -98,6 +118,7 @@ def test_resume_continues_numbering_and_appends_metrics(trained, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     session = copy / "training_1"
     assert "Restored session 1" in result.stdout and "epoch 4/5" in result.stdout
+    assert "(expected run time " in result.stdout and " for 2 epochs)" in result.stdout  # this run's epochs
     assert [r["epoch"] for r in rows(session)] == ["1", "2", "3", "4", "5"]
     assert rows(session)[:3] == rows(root / "training_1")
     assert (session / "images" / "epoch_0005.png").exists()

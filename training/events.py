@@ -4,9 +4,11 @@ Programs (the app, a dashboard, a plot) read these records instead of the printe
 are for people and may change. Every record has `event` and `time` (Unix seconds); the kinds:
 
     start       pid, command (argv), first_epoch, last_epoch, steps (per epoch), images, batch_size
-    step        epoch, last_epoch, step, steps, eta (seconds left in the epoch), metrics {name: value}
-    epoch       epoch, last_epoch, metrics (METRICS, plus fid on epochs with one), seconds,
-                images_per_sec, saved (true when ckpt-E was written)
+    step        epoch, last_epoch, step, steps, eta (seconds left in the epoch), run_eta (seconds left
+                in the run: every epoch up to last_epoch), metrics {name: value}
+    epoch       epoch, last_epoch, metrics (METRICS, plus fid on epochs with one and augment_p in
+                sessions that augment), seconds, images_per_sec, saved (true when ckpt-E was
+                written), run_eta (seconds left in the run)
     checkpoint  epoch, prefix
     stop        completed (the last finished epoch), saved (its checkpoint epoch), resume (command), signal
     error       message

@@ -93,22 +93,23 @@ class SessionProgress:
                              for k in COLUMNS})
         imaging.write_atomic(self.metrics_path, lambda target: Path(target).write_text(text.getvalue()))
 
-    def record_epoch(self, epoch, samples, metrics, row_names=None):
-        """Save the epoch's sample grid, append its metrics row, log both to TensorBoard.
-        row_names: the class of each row of samples (a conditional session's grid), or None."""
+    def record_epoch(self, record, samples, row_names=None):
+        """Save the epoch's sample grid, append the record's metrics.csv row, log both to TensorBoard.
+        record: the epoch's training.record.EpochRecord; row_names: the class of each row of samples
+        (a conditional session's grid), or None."""
         self.images_dir.mkdir(parents=True, exist_ok=True)
         tiles = imaging.to_uint8(samples)
         canvas = imaging.class_grid(tiles, row_names) if row_names else imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1]))
-        imaging.write_png(self.epoch_image(epoch), canvas)
-        self._write_rows(self.rows() + [dict(metrics, epoch=epoch)])
-        self._tensorboard(epoch, canvas, metrics)
+        imaging.write_png(self.epoch_image(record.epoch), canvas)
+        self._write_rows(self.rows() + [record.row()])
+        self._tensorboard(record.epoch, canvas, record.scalars())
 
-    def _tensorboard(self, epoch, canvas, metrics):
+    def _tensorboard(self, epoch, canvas, scalars):
         import tensorflow as tf
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.session / "logs"))
         with self._writer.as_default(step=epoch):
-            for key, value in metrics.items():
+            for key, value in scalars.items():
                 tf.summary.scalar(key, value)
             tf.summary.image("samples", canvas[None])
         self._writer.flush()
