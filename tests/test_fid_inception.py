@@ -1,7 +1,7 @@
 """The standard FID instrument: the torch-free .pth reader, the 2015 Inception network in Keras,
 TensorFlow 1's resize, the choice of network, and its errors.
 
-The real weights file cannot be downloaded here: files are written by the tests (tests/torch_files.py
+The real weights file cannot be downloaded here: files are written by the tests (tests/pth_files.py
 writes PyTorch's formats without torch) and the network gets seeded random weights. The agreement
 with the reference implementation is measured by `bench/bench.py fid-reference`, not here.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import compute_fid
-import torch_files
+import pth_files
 from metrics import fid_inception, inception
 from metrics.torch_archive import ArchiveError, read_state_dict
 from utils.errors import UserError
@@ -24,14 +24,14 @@ def _mixed_archive():
     storages = {"shared": np.arange(20, dtype=np.float32)}
     tensors = {
         # rows of 4 from element 2: [[2, 3, 4, 5], [6, 7, 8, 9], [10, 11, 12, 13]], then transposed
-        "transposed": torch_files.Tensor("shared", 2, (4, 3), (1, 4)),
-        "every_other": torch_files.Tensor("shared", 1, (5,), (2,)),
-        "long": torch_files.contiguous(storages, "l", np.array([[-3, 2**40]], np.int64)),
-        "half": torch_files.contiguous(storages, "h", np.array([0.5, -2.25], np.float16)),
-        "double": torch_files.contiguous(storages, "d", np.array([np.pi], np.float64)),
-        "bytes": torch_files.contiguous(storages, "b", np.array([0, 255], np.uint8)),
-        "flags": torch_files.contiguous(storages, "f", np.array([True, False])),
-        "scalar": torch_files.Tensor("d", 0, (), ()),
+        "transposed": pth_files.Tensor("shared", 2, (4, 3), (1, 4)),
+        "every_other": pth_files.Tensor("shared", 1, (5,), (2,)),
+        "long": pth_files.contiguous(storages, "l", np.array([[-3, 2**40]], np.int64)),
+        "half": pth_files.contiguous(storages, "h", np.array([0.5, -2.25], np.float16)),
+        "double": pth_files.contiguous(storages, "d", np.array([np.pi], np.float64)),
+        "bytes": pth_files.contiguous(storages, "b", np.array([0, 255], np.uint8)),
+        "flags": pth_files.contiguous(storages, "f", np.array([True, False])),
+        "scalar": pth_files.Tensor("d", 0, (), ()),
     }
     expected = {"transposed": np.arange(2, 14, dtype=np.float32).reshape(3, 4).T,
                 "every_other": np.array([1, 3, 5, 7, 9], np.float32), "long": np.array([[-3, 2**40]]),
@@ -41,7 +41,7 @@ def _mixed_archive():
     return tensors, storages, expected
 
 
-@pytest.mark.parametrize("writer", [torch_files.write_zip, torch_files.write_legacy])
+@pytest.mark.parametrize("writer", [pth_files.write_zip, pth_files.write_legacy])
 def test_reader_rebuilds_tensors_of_several_dtypes_and_strides(tmp_path, writer):
     tensors, storages, expected = _mixed_archive()
     read = read_state_dict(writer(tmp_path / "mixed.pth", tensors, storages))
@@ -55,28 +55,28 @@ def test_reader_rebuilds_tensors_of_several_dtypes_and_strides(tmp_path, writer)
 def test_reader_widens_bfloat16_to_float32(tmp_path):
     values = np.array([1.0, -0.375, 2.0**100], np.float32)  # exactly representable in bfloat16
     storages = {"0": (values.view(np.uint32) >> 16).astype(np.uint16)}
-    path = torch_files.write_zip(tmp_path / "bf16.pth", {"w": torch_files.Tensor("0", 0, (3,), (1,))}, storages,
+    path = pth_files.write_zip(tmp_path / "bf16.pth", {"w": pth_files.Tensor("0", 0, (3,), (1,))}, storages,
                                  storage_name="BFloat16Storage")
     np.testing.assert_array_equal(read_state_dict(path)["w"], values)
 
 
 def test_reader_refuses_a_pickle_that_asks_for_any_other_class(tmp_path):
     tensors, storages, _ = _mixed_archive()
-    path = torch_files.write_zip(tmp_path / "evil.pth", tensors, storages, extra_global=("os", "system"))
+    path = pth_files.write_zip(tmp_path / "evil.pth", tensors, storages, extra_global=("os", "system"))
     with pytest.raises(ArchiveError, match="asks for os.system"):
         read_state_dict(path)
 
 
 def test_reader_refuses_a_missing_storage(tmp_path):
     tensors, storages, _ = _mixed_archive()
-    path = torch_files.write_zip(tmp_path / "holes.pth", tensors, storages, leave_out={"h"})
+    path = pth_files.write_zip(tmp_path / "holes.pth", tensors, storages, leave_out={"h"})
     with pytest.raises(ArchiveError, match="archive/data/h.* is missing"):
         read_state_dict(path)
 
 
 def test_reader_refuses_a_tensor_past_the_end_of_its_storage(tmp_path):
     storages = {"0": np.zeros(6, np.float32)}
-    path = torch_files.write_zip(tmp_path / "short.pth", {"w": torch_files.Tensor("0", 2, (2, 3), (3, 1))}, storages)
+    path = pth_files.write_zip(tmp_path / "short.pth", {"w": pth_files.Tensor("0", 2, (2, 3), (3, 1))}, storages)
     with pytest.raises(ArchiveError, match="runs past the end"):
         read_state_dict(path)
 
@@ -84,7 +84,7 @@ def test_reader_refuses_a_tensor_past_the_end_of_its_storage(tmp_path):
 @pytest.mark.parametrize("legacy", [False, True])
 def test_reader_refuses_truncated_files(tmp_path, legacy):
     arrays = {"a": np.ones((64, 64), np.float32), "b": np.zeros(100, np.int64)}
-    path = torch_files.write_state_dict(tmp_path / "whole.pth", arrays, legacy=legacy)
+    path = pth_files.write_state_dict(tmp_path / "whole.pth", arrays, legacy=legacy)
     data = path.read_bytes()
     for cut in (len(data) // 3, len(data) - 20):
         truncated = tmp_path / f"cut{cut}.pth"
@@ -208,7 +208,7 @@ def test_a_local_standard_file_is_loaded_by_content_and_keyed_by_its_hash(tmp_pa
             for key, value in zip(fid_inception.BN_KEYS, (layer.gamma, layer.beta, layer.moving_mean,
                                                           layer.moving_variance)):
                 weights[f"{prefix}.{key}"] = value.numpy()
-    path = torch_files.write_state_dict(tmp_path / "weights.bin", weights)  # any name: the content decides
+    path = pth_files.write_state_dict(tmp_path / "weights.bin", weights)  # any name: the content decides
     local = inception.InceptionFeatures(str(path), 75, batch_size=16)
     assert local.network == inception.STANDARD
     images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
@@ -219,7 +219,7 @@ def test_a_local_standard_file_is_loaded_by_content_and_keyed_by_its_hash(tmp_pa
 
 @pytest.mark.slow
 def test_files_of_another_network_or_damaged_are_refused_with_the_source(tmp_path):
-    other = torch_files.write_state_dict(tmp_path / "resnet.pth", {"layer1.0.conv1.weight": np.zeros((64, 64, 3, 3),
+    other = pth_files.write_state_dict(tmp_path / "resnet.pth", {"layer1.0.conv1.weight": np.zeros((64, 64, 3, 3),
                                                                                                       np.float32)})
     with pytest.raises(UserError, match="not of the FID Inception network: 470 tensors missing.*"
                                         "1 tensors this network does not have") as refused:
@@ -236,7 +236,7 @@ def test_a_damaged_download_in_the_cache_is_removed_and_refused(tmp_path):
     from conftest import make_image_folder, run_script
     cached = tmp_path / "keras" / "models" / fid_inception.WEIGHTS_FILE
     cached.parent.mkdir(parents=True)
-    torch_files.write_state_dict(cached, {"x": np.zeros(3, np.float32)})
+    pth_files.write_state_dict(cached, {"x": np.zeros(3, np.float32)})
     folder = make_image_folder(tmp_path / "images", count=3)
     # Keras reads KERAS_HOME when it is imported: a fresh interpreter, not one forked after it
     result = run_script("compute_fid.py", "--real", folder, "--fake", folder, "--inception-size", "75",
@@ -262,15 +262,15 @@ def test_weights_that_are_neither_kind_are_refused_before_any_network_is_built(t
     with pytest.raises(UserError, match="neither a PyTorch file .* nor an HDF5 file"):
         inception.network_of(str(path))
     assert inception.network_of(inception.RANDOM) == inception.STANDARD
-    assert inception.network_of(str(torch_files.write_state_dict(tmp_path / "w", {}))) == inception.STANDARD
+    assert inception.network_of(str(pth_files.write_state_dict(tmp_path / "w", {}))) == inception.STANDARD
 
 
 def test_the_reader_never_imports_torch(tmp_path):
     import subprocess
     import sys
     from conftest import REPO
-    code = ("import sys, numpy as np; sys.path[:0] = ['tests', '.']; import torch_files; "
+    code = ("import sys, numpy as np; sys.path[:0] = ['tests', '.']; import pth_files; "
             "from metrics import torch_archive; "
-            "torch_archive.read_state_dict(torch_files.write_state_dict(sys.argv[1], {'a': np.ones(2)})); "
+            "torch_archive.read_state_dict(pth_files.write_state_dict(sys.argv[1], {'a': np.ones(2)})); "
             "assert 'torch' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "t.pth")], cwd=REPO, check=True)
