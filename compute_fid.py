@@ -20,33 +20,43 @@ Prints 'FID: <value>' (and 'KID: <mean> ± <std>', 'precision: P' ... 'coverage:
 import argparse
 from pathlib import Path
 
+from metrics import classes, inception, memorisation, report, sides, sources
+from training import sessions
 from utils import cli
 from utils.errors import UserError
 
 COPIES_GRID = "copies.png"  # in the session folder
 PER_CLASS_TABLE = "fid_per_class"  # .csv and .md in the session folder
+SESSIONS_TABLE = "fid_sessions"  # .csv and .md in the checkpoint root
+
+
+def session_or_source(text):
+    """--real/--fake: a session number as an int (which --real refuses), a folder, dataset or .npz as text."""
+    return int(text) if text.isdecimal() else text
 
 
 def parse_args(argv):
+    count = cli.count_type
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--real", metavar="SOURCE",
+    parser.add_argument("--real", metavar="SOURCE", type=session_or_source,
                         help="real images: image folder, dataset name, IDX folder or .npz statistics "
                              "(default: the session's own training data)")
-    parser.add_argument("--fake", metavar="SOURCE",
+    parser.add_argument("--fake", metavar="SOURCE", type=session_or_source,
                         help="generated images: session number, image folder, dataset name or .npz statistics "
                              "(default: the newest session, i.e. the highest number)")
-    parser.add_argument("--sessions", nargs="+", metavar="N",
+    parser.add_argument("--sessions", nargs="+", metavar="N", type=count(),
                         help="compare these sessions (each at its newest checkpoint): a table sorted by FID")
-    parser.add_argument("--num", metavar="N", default="10000",
+    parser.add_argument("--num", metavar="N", type=count(minimum=2), default=10000,
                         help="images generated per session, or the most used of a --fake folder (default 10000)")
-    parser.add_argument("--num-real", metavar="N", default="10000",
+    parser.add_argument("--num-real", metavar="N", type=count(), default=10000,
                         help="real images used, a fixed seeded subset of larger sets; 0 = all (default 10000)")
-    parser.add_argument("--seed", metavar="SEED", default="0", help="seed of the generator's noise (default 0)")
+    parser.add_argument("--seed", metavar="SEED", type=count(), default=0,
+                        help="seed of the generator's noise (default 0)")
     parser.add_argument("--kid", action="store_true",
                         help="also print the unbiased Kernel Inception Distance (100 subsets of up to 1000)")
     parser.add_argument("--prdc", action="store_true",
                         help="also print improved precision and recall (k=3) and density and coverage (k=5)")
-    parser.add_argument("--copies", metavar="N", default=None,
+    parser.add_argument("--copies", metavar="N", type=count(minimum=1), default=None,
                         help="check N of the generated images for copies of real ones: the share closer to a "
                              "real image than real images are to each other, and a grid of the closest pairs")
     parser.add_argument("--copies-grid", metavar="FILE", default=None,
@@ -55,18 +65,21 @@ def parse_args(argv):
     parser.add_argument("--per-class", action="store_true",
                         help="a conditional session: also the FID of each class, --num generated images of it "
                              "against its training images (up to --num-real), as a table (CSV and Markdown)")
-    parser.add_argument("--weights", metavar="WEIGHTS", default="standard",
+    parser.add_argument("--weights", metavar="WEIGHTS", default=inception.STANDARD,
                         help="standard: the FID Inception network's weights (pytorch-fid's "
                              "pt_inception-2015-12-05-6726825d.pth, downloaded once into ~/.keras/models; default), "
                              "or the path of a local copy; imagenet: Keras' ImageNet InceptionV3 (or the path of a "
                              "local inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5), which compares runs of "
                              "this tool only; 'random' is for tests only")
-    parser.add_argument("--inception-size", metavar="SIZE", default="299",
-                        help="side images are resized to before InceptionV3 (default 299, at least 75)")
-    parser.add_argument("--image-size", metavar="SIZE", default=None,
+    parser.add_argument("--inception-size", metavar="SIZE", type=count(minimum=inception.MIN_INCEPTION_SIZE),
+                        default=inception.INCEPTION_SIZE,
+                        help=f"side images are resized to before InceptionV3 (default {inception.INCEPTION_SIZE}, "
+                             f"at least {inception.MIN_INCEPTION_SIZE})")
+    parser.add_argument("--image-size", metavar="SIZE", type=count(minimum=8), default=None,
                         help="size image folders and datasets are decoded at when no session is involved "
-                             "(default 64; with a session, its image_size)")
-    parser.add_argument("--batch-size", metavar="N", default="50", help="images per InceptionV3 batch (default 50)")
+                             f"(default {sources.FOLDER_SIZE}; with a session, its image_size)")
+    parser.add_argument("--batch-size", metavar="N", type=count(minimum=1), default=50,
+                        help="images per InceptionV3 batch (default 50)")
     parser.add_argument("--cache-dir", metavar="DIR", default=None,
                         help="where statistics of image folders and datasets (not of generated images) are cached "
                              "(default: fid/ under the session's cache_dir, else $DCGAN_CACHE_DIR, else "
@@ -76,53 +89,60 @@ def parse_args(argv):
     parser.add_argument("--save-stats-fake", metavar="FILE", help="write the fake side's statistics to FILE (.npz)")
     parser.add_argument("--table", metavar="PREFIX",
                         help="with --sessions or --per-class: write PREFIX.csv and PREFIX.md (default "
-                             "CHECKPOINT_ROOT/fid_sessions, or fid_per_class in the session folder)")
+                             f"CHECKPOINT_ROOT/{SESSIONS_TABLE}, or {PER_CLASS_TABLE} in the session folder)")
     cli.add_checkpoint_root(parser)
     return parser.parse_args(argv)
 
 
+def refusals(args):
+    """(refused, why) for each combination of options that the three modes (one pair of sides,
+    --sessions, --per-class) do not take, in the order they are checked."""
+    # A folder, dataset or .npz as --fake brings no session: no training data to be the real side, no
+    # session folder for the copies grid.
+    fake_is_a_set = isinstance(args.fake, str)
+    return [
+        (args.copies is not None and args.copies > args.num,
+         f"--copies {args.copies} is more than --num {args.num}: the copy check looks at the images FID measures. "
+         "Lower --copies or raise --num."),
+        (args.copies_grid and args.copies is None,
+         "--copies-grid is where --copies N writes its grid: pass --copies N too, or drop --copies-grid."),
+        (args.copies_grid and args.sessions,
+         f"--copies-grid is for one comparison; with --sessions each session's grid goes into its folder as "
+         f"{COPIES_GRID}. Drop --copies-grid."),
+        (args.per_class and (args.sessions or args.real is not None or fake_is_a_set),
+         "--per-class compares one session's images of each class with its own training images of that class: "
+         "pass the session as --fake N (or nothing, for the newest), without --real or --sessions."),
+        (args.sessions and (args.fake is not None or args.save_stats_fake or args.save_stats_real),
+         "--sessions compares each session's generator with one real set: it does not combine with --fake, "
+         "--save-stats-real or --save-stats-fake."),
+        (args.table and not args.sessions and not args.per_class,
+         "--table is for --sessions and --per-class; a single comparison prints its result."),
+        (isinstance(args.real, int),
+         f"--real {args.real}: session numbers go to --fake; a session's real set is its own training data unless "
+         "--real names a folder, a dataset or a .npz file."),
+        (fake_is_a_set and args.real is None,
+         "--real is needed when --fake is not a session number: pass the real image folder, dataset name or .npz "
+         "statistics."),
+        (fake_is_a_set and args.copies is not None and not args.copies_grid,
+         "--copies with a --fake folder or dataset needs --copies-grid FILE for its grid of the closest pairs (a "
+         "session's grid goes into the session folder)."),
+    ]
+
+
 def check_args(args):
-    """Numbers parsed and combinations checked before TensorFlow is loaded."""
-    args.num = cli.parse_count(args.num, "--num", minimum=2)
-    args.num_real = cli.parse_count(args.num_real, "--num-real")
-    args.seed = cli.parse_count(args.seed, "--seed")
-    args.inception_size = cli.parse_count(args.inception_size, "--inception-size", minimum=75)
-    args.batch_size = cli.parse_count(args.batch_size, "--batch-size", minimum=1)
-    args.image_size = None if args.image_size is None else cli.parse_count(args.image_size, "--image-size", minimum=8)
-    args.copies = None if args.copies is None else cli.parse_count(args.copies, "--copies", minimum=1)
-    if args.copies is not None and args.copies > args.num:
-        raise UserError(f"--copies {args.copies} is more than --num {args.num}: the copy check looks at the "
-                        "images FID measures. Lower --copies or raise --num.")
-    if args.copies_grid and args.copies is None:
-        raise UserError("--copies-grid is where --copies N writes its grid: pass --copies N too, or drop --copies-grid.")
-    if args.copies_grid and args.sessions:
-        raise UserError(f"--copies-grid is for one comparison; with --sessions each session's grid goes into its "
-                        f"folder as {COPIES_GRID}. Drop --copies-grid.")
-    not_a_session = args.fake is not None and not args.fake.isdigit()
-    if args.per_class and (args.sessions or args.real is not None or not_a_session):
-        raise UserError("--per-class compares one session's images of each class with its own training images of "
-                        "that class: pass the session as --fake N (or nothing, for the newest), without --real "
-                        "or --sessions.")
-    if args.sessions:
-        args.sessions = [cli.parse_count(n, "A session number in --sessions") for n in args.sessions]
-        if args.fake or args.save_stats_fake or args.save_stats_real:
-            raise UserError("--sessions compares each session's generator with one real set: "
-                            "it does not combine with --fake, --save-stats-real or --save-stats-fake.")
-    elif args.table and not args.per_class:
-        raise UserError("--table is for --sessions and --per-class; a single comparison prints its result.")
+    """Refuses what no mode takes, and output files whose folder does not exist, before TensorFlow loads."""
+    for refused, why in refusals(args):
+        if refused:
+            raise UserError(why)
     for path in (args.save_stats_real, args.save_stats_fake, args.table, args.copies_grid):
         if path and not Path(path).expanduser().resolve().parent.is_dir():
             raise UserError(f"{path}: the folder {Path(path).parent} does not exist. Create it first.")
-    if args.real is not None and args.real.isdigit():
-        raise UserError(f"--real {args.real}: session numbers go to --fake; a session's real set is its own "
-                        "training data unless --real names a folder, a dataset or a .npz file.")
     return args
 
 
 def main(argv=None, extractor=None):
     args = check_args(parse_args(argv))
     cli.load_tensorflow()
-    from metrics import inception  # loads TensorFlow, so only once the arguments are known to be usable
     inception.check_weights(args.weights)  # before sessions and images are loaded
     if args.sessions:
         return compare_sessions(args, extractor)
@@ -132,14 +152,16 @@ def main(argv=None, extractor=None):
 def stats_cache(args, cfg=None):
     """Where statistics are cached: --cache-dir, else fid/ under the session's cache root (its
     cache_dir key, else $DCGAN_CACHE_DIR, else data/.cache), where training caches them."""
-    from metrics import sources
     if args.no_cache:
         return None
     return Path(args.cache_dir) if args.cache_dir else sources.stats_cache((cfg or {}).get("cache_dir"))
 
 
 def load_session(args, number):
-    from training import sessions, state
+    """(number, the session's state at its newest checkpoint, that epoch); number None: the newest session."""
+    # Imported here, not at the top: training.state loads TensorFlow, which waits until the arguments
+    # are checked and cli.load_tensorflow has kept its start-up lines off the terminal.
+    from training import state
     if number is None:
         known = sessions.session_numbers(args.checkpoint_root)
         if not known:
@@ -152,7 +174,6 @@ def load_session(args, number):
 
 def image_shape(args, cfg):
     """(size, channels) image sets are brought to: the session's, or --image-size in RGB."""
-    from metrics import sources
     if cfg is None:
         return args.image_size or sources.FOLDER_SIZE, 3
     if args.image_size is not None and args.image_size != cfg["image_size"]:
@@ -161,35 +182,8 @@ def image_shape(args, cfg):
     return cfg["image_size"], cfg["channels"]
 
 
-# The sides metrics.report.measure compares: (label, compute(extractor, keep_features, count)).
-
-def side(text, shape, num, cache_dir, images=False):
-    """The side --real/--fake TEXT names when it is no session; images: --copies will want its images."""
-    from metrics import sources
-    if text.lower().endswith(".npz") or Path(text).is_file():  # --save-stats FILE may lack the suffix
-        if not Path(text).is_file():
-            raise UserError(f"Statistics file {text} does not exist.")
-        if images:
-            raise UserError(f"--copies compares images, and {text} holds only statistics. Pass the image folder "
-                            "or dataset it was computed from, or drop --copies.")
-        return text, lambda extractor, keep, count: (sources.stats_file(text, extractor, keep), "statistics file", None)
-    source = sources.image_source(text, *shape, num)
-    return source.label, source_compute(source, cache_dir)
-
-
-def source_compute(source, cache_dir):
-    from metrics import sources
-
-    def compute(extractor, keep, count):
-        if count is None:
-            return (*sources.source_stats(source, extractor, cache_dir, keep), None)
-        return sources.source_stats_with_images(source, extractor, cache_dir, count)
-    return compute
-
-
 def training_set(args, number, state):
     """A conditional session's training images with their labels, else None."""
-    from metrics import classes
     if args.per_class and not state.class_names:
         raise UserError(f"--per-class needs a conditional session, and session {number} was trained without "
                         "classes. Drop --per-class, or train with --set conditional=true on a labelled set.")
@@ -198,32 +192,21 @@ def training_set(args, number, state):
 
 def session_side(number, state, epoch, args, loaded=None):
     """loaded: a conditional session's training set, whose class shares its images get."""
-    from metrics import classes, sources
     labels = None if loaded is None else classes.generated_labels(loaded.labels, len(loaded.class_names), args.num,
                                                                    args.seed)
-
-    def compute(extractor, keep, count):
-        if count is None:
-            return sources.generator_stats(state.ema_generator, state.cfg, args.num, extractor, args.seed, keep,
-                                           labels), "generated", None
-        stats, images = sources.generator_stats_with_images(state.ema_generator, state.cfg, args.num, extractor,
-                                                            args.seed, count, labels)
-        return stats, "generated", images
     shares = "" if loaded is None else ", classes in the training set's proportions"
-    return f"session {number} at epoch {epoch} (seed {args.seed}{shares})", compute
+    return sides.generated(f"session {number} at epoch {epoch} (seed {args.seed}{shares})", state.ema_generator,
+                           state.cfg, args.num, args.seed, labels)
 
 
 def real_side(args, cfg, loaded=None):
-    from metrics import sources
     cache_dir = stats_cache(args, cfg)
     if args.real is not None:
-        return side(args.real, image_shape(args, cfg), args.num_real, cache_dir, args.copies is not None)
-    source = sources.training_source(cfg, args.num_real, loaded)
-    return source.label, source_compute(source, cache_dir)
+        return sides.named(args.real, *image_shape(args, cfg), args.num_real, cache_dir, args.copies is not None)
+    return sides.image_set(sources.training_source(cfg, args.num_real, loaded), cache_dir)
 
 
 def make_extractor(args, extractor):
-    from metrics import inception
     if extractor is None:
         extractor = inception.InceptionFeatures(args.weights, args.inception_size, args.batch_size)
     print(f"Features: {extractor.description}.", flush=True)
@@ -231,35 +214,26 @@ def make_extractor(args, extractor):
 
 
 def write_copies(checked, path):
-    from metrics import memorisation
     memorisation.save_grid(path, checked.grid)
     print(f"The closest pairs (generated left, nearest real right) are in {path}.")
 
 
 def compare_pair(args, extractor):
-    from metrics import report, sources
-    from training import sessions
     number = state = epoch = loaded = None
-    if args.fake is None or args.fake.isdigit():
-        number, state, epoch = load_session(args, None if args.fake is None else int(args.fake))
+    if args.fake is None or isinstance(args.fake, int):
+        number, state, epoch = load_session(args, args.fake)
         loaded = training_set(args, number, state)
         fake = session_side(number, state, epoch, args, loaded)
-    elif args.real is None:
-        raise UserError("--real is needed when --fake is not a session number: pass the real image folder, "
-                        "dataset name or .npz statistics.")
     else:
-        fake = side(args.fake, image_shape(args, None), args.num, stats_cache(args), args.copies is not None)
-        if args.copies is not None and not args.copies_grid:
-            raise UserError("--copies with a --fake folder or dataset needs --copies-grid FILE for its grid of "
-                            "the closest pairs (a session's grid goes into the session folder).")
+        fake = sides.named(args.fake, *image_shape(args, None), args.num, stats_cache(args), args.copies is not None)
     real = real_side(args, state.cfg if state else None, loaded)
     extractor = make_extractor(args, extractor)
     (real_stats, fake_stats), values, checked = report.measure([real, fake], extractor, args.kid, args.prdc,
                                                                args.copies)
-    for path, stats, label in ((args.save_stats_real, real_stats, real[0]), (args.save_stats_fake, fake_stats, fake[0])):
+    for path, stats, side in ((args.save_stats_real, real_stats, real), (args.save_stats_fake, fake_stats, fake)):
         if path:
-            sources.save_stats(path, stats, {"features": extractor.identity, "source": label})
-            print(f"Statistics of {label} written to {path}.")
+            sources.save_stats(path, stats, {"features": extractor.identity, "source": side.label})
+            print(f"Statistics of {side.label} written to {path}.")
     if checked is not None:
         write_copies(checked, args.copies_grid or sessions.session_dir(args.checkpoint_root, number) / COPIES_GRID)
     print("\n".join(report.result_lines(values)))
@@ -270,8 +244,6 @@ def compare_pair(args, extractor):
 
 def write_per_class(args, number, state, loaded, overall, extractor):
     """Prints the FID of each class as it is measured, then writes the table with the overall row."""
-    from metrics import classes, report
-    from training import sessions
     rows = []
     for row in classes.per_class_fid(state.ema_generator, state.cfg, loaded, extractor, args.num, args.num_real,
                                      args.seed, stats_cache(args, state.cfg)):
@@ -286,8 +258,6 @@ def write_per_class(args, number, state, loaded, overall, extractor):
 
 
 def compare_sessions(args, extractor):
-    from metrics import report
-    from training import sessions
     loaded = [load_session(args, number) for number in args.sessions]  # every session checked before any work
     trainings = [training_set(args, number, state) for number, state, _ in loaded]
     reals = [real_side(args, state.cfg, training) for (_, state, _), training in zip(loaded, trainings)]
@@ -303,7 +273,7 @@ def compare_sessions(args, extractor):
     columns, table = report.session_table(rows)
     markdown = report.to_markdown(columns, table)
     print("\n" + markdown)
-    prefix = Path(args.table) if args.table else Path(args.checkpoint_root) / "fid_sessions"
+    prefix = Path(args.table) if args.table else Path(args.checkpoint_root) / SESSIONS_TABLE
     report.write_table(prefix, columns, table, markdown)
     print(f"Table written to {prefix}.csv and {prefix}.md.")
     return 0

@@ -1,9 +1,7 @@
 """What compute_fid.py reports for a pair of image sets: every number asked for, its printed lines,
 and the tables of --sessions and --per-class (CSV and Markdown).
 
-A side is (label, compute), compute(extractor, keep_features, count) -> (fid.Stats, where they came
-from, sources.Images of count of its images beside their features (0 = all), or None when count is
-None). compute_fid.py builds them from its arguments.
+The two sets compared are metrics.sides.Side, which compute_fid.py builds from its arguments.
 """
 import csv
 import dataclasses
@@ -18,18 +16,21 @@ from utils.errors import UserError, warn
 
 def measure(sides, extractor, kid=False, with_prdc=False, copies=None):
     """(Stats of the real and the fake side, {name: value} in the order printed, CopyCheck or None).
-    copies: check that many fake images (metrics.memorisation). Prints what each side is."""
+    sides: the real and the fake sides.Side. copies: check that many fake images (metrics.memorisation)
+    against all the real ones. Prints what each side is."""
     keep = kid or with_prdc or copies is not None  # all three work on the feature vectors
     results, kept = [], []
-    for name, (label, compute), count in zip(("Real", "Fake"), sides, (0, copies)):
-        print(f"{name}: {label}: ", end="", flush=True)  # the label first: extraction can take minutes
-        stats, origin, images = compute(extractor, keep, None if copies is None else count)
-        print(f"{stats.count if stats.count is not None else 'an unknown number of'} images ({origin}).", flush=True)
+    for name, side, count in zip(("Real", "Fake"), sides, (0, copies)):
+        print(f"{name}: {side.label}: ", end="", flush=True)  # the label first: extraction can take minutes
+        measured = side.compute(extractor, keep, None if copies is None else count)
+        stats = measured.stats
+        print(f"{stats.count if stats.count is not None else 'an unknown number of'} images ({measured.origin}).",
+              flush=True)
         note = stats.count is not None and fid.small_n_warning(stats.count, f"The {name.lower()} set")
         if note:
             warn(note)
         results.append(stats)
-        kept.append(images)
+        kept.append(measured.images)
     real, fake = results
     values = {"FID": fid.fid_of_stats(real, fake)}
     if kid:

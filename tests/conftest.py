@@ -1,6 +1,7 @@
 """Shared fixtures: tiny configs, image folders and trained sessions, all in temporary folders."""
 import gzip
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -39,6 +40,14 @@ def run_script(script, *args, cwd=None, timeout=300, env=None, fresh_interpreter
         return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd or REPO,
                               capture_output=True, text=True, timeout=timeout, env=env)
     return script_processes.run(REPO / script, list(map(str, args)), cwd or REPO, env, timeout)
+
+
+def printed_value(text, name="FID"):
+    """The number of compute_fid.py's line 'NAME: value' (a --sessions row, 'Session 1, ...: FID: v', is
+    not one)."""
+    match = re.search(rf"^{re.escape(name)}: (\S+)$", text, re.M)
+    assert match, text
+    return float(match.group(1))
 
 
 def make_image_folder(folder, count=8, size=(40, 36), mode="RGB", seed=0):

@@ -17,16 +17,10 @@ from PIL import Image
 
 import compute_fid
 from metrics import fid
-from conftest import make_image_folder, run_script
+from conftest import make_image_folder, printed_value, run_script
 from utils.errors import UserError
 
 TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
-
-
-def fid_line(text):
-    match = re.search(r"^FID: (\S+)$", text, re.M)
-    assert match, text
-    return float(match.group(1))
 
 
 # --- the math ---------------------------------------------------------------------------------
@@ -109,7 +103,7 @@ def run_main(capsys, extractor, *args):
     before = extractor.images_seen
     assert compute_fid.main([*map(str, args), *TINY], extractor=extractor) == 0
     out = capsys.readouterr().out
-    return fid_line(out), out, extractor.images_seen - before
+    return printed_value(out), out, extractor.images_seen - before
 
 
 def test_cli_folder_against_folder_with_kid(tmp_path):
@@ -118,7 +112,7 @@ def test_cli_folder_against_folder_with_kid(tmp_path):
     result = run_script("compute_fid.py", "--real", real, "--fake", fake, "--image-size", "32", "--kid",
                         "--cache-dir", tmp_path / "cache", *TINY, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
-    value = fid_line(result.stdout)
+    value = printed_value(result.stdout)
     assert np.isfinite(value) and value > 0
     assert re.search(r"^KID: \S+ ± \S+$", result.stdout, re.M), result.stdout
     assert "bilinearly to 75x75" in result.stdout and "6 images" in result.stdout and "5 images" in result.stdout
@@ -136,7 +130,7 @@ def own_data_run(gray_session, tmp_path_factory, extractor):
         assert compute_fid.main(["--checkpoint-root", str(root), "--num", "8", "--num-real", "0", "--kid",
                                  "--cache-dir", str(base / "cache"), "--save-stats-real", str(base / "real.npz"),
                                  *TINY], extractor=extractor) == 0
-    return fid_line(out.getvalue()), out.getvalue(), extractor.images_seen - before, base
+    return printed_value(out.getvalue()), out.getvalue(), extractor.images_seen - before, base
 
 
 def test_session_against_its_own_data_and_the_training_api(gray_session, own_data_run, extractor):
@@ -224,15 +218,12 @@ def test_too_few_images(tmp_path, extractor):
     one, three = make_image_folder(tmp_path / "one", count=1), make_image_folder(tmp_path / "three", count=3)
     with pytest.raises(UserError, match="1 usable image.*at least 2"):
         compute_fid.main(["--real", str(one), "--fake", str(three), "--no-cache", *TINY], extractor=extractor)
-    with pytest.raises(UserError, match="--num must be at least 2"):
-        compute_fid.main(["--num", "1", *TINY])
 
 
 @pytest.mark.parametrize("args, message", [
     (["--real", "3"], "session numbers go to --fake"),
     (["--sessions", "1", "2", "--fake", "3"], "does not combine with --fake"),
     (["--fake", "."], "--real is needed"),
-    (["--inception-size", "64"], "--inception-size must be at least 75"),
     (["--save-stats-real", "no/such/folder/r.npz"], "does not exist"),
 ])
 def test_argument_mistakes(args, message, tmp_path):

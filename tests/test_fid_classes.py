@@ -15,7 +15,7 @@ import yaml
 
 import compute_fid
 from conftest import TINY as TRAIN_TINY
-from conftest import make_image_folder, run_script, snapshot
+from conftest import make_image_folder, printed_value, run_script, snapshot
 from utils.errors import UserError
 
 TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
@@ -43,12 +43,6 @@ def pets_session(tmp_path_factory):
 def run_main(capsys, extractor, *args):
     assert compute_fid.main([*map(str, args), *TINY], extractor=extractor) == 0
     return capsys.readouterr()
-
-
-def value(out, name):
-    match = re.search(rf"^{name}: (\S+)$", out, re.M)
-    assert match, out
-    return float(match.group(1))
 
 
 # --- the classes generated images get -------------------------------------------------------------
@@ -91,12 +85,12 @@ def test_overall_fid_with_prdc_and_copies_of_a_conditional_session(pets_session,
     out = run_main(capsys, extractor, "--checkpoint-root", root, "--num", 12, "--prdc", "--copies", 4,
                    "--cache-dir", tmp_path / "cache").out
     assert f"session {number} at epoch 1 (seed 0, classes in the training set's proportions)" in out
-    assert "10 images" in out and "12 images" in out and value(out, "FID") > 0
-    assert all(0 <= value(out, name) for name in ("precision", "recall", "density", "coverage", "copies"))
+    assert "10 images" in out and "12 images" in out and printed_value(out) > 0
+    assert all(0 <= printed_value(out, name) for name in ("precision", "recall", "density", "coverage", "copies"))
     assert (root / f"training_{number}" / "copies.png").is_file()
     sessions = run_main(capsys, extractor, "--sessions", number, "--checkpoint-root", root, "--num", 12,
                         "--cache-dir", tmp_path / "cache", "--table", tmp_path / "t").out
-    assert re.search(rf"^Session {number}, epoch 1: FID: {value(out, 'FID'):.6g}$", sessions, re.M), sessions
+    assert re.search(rf"^Session {number}, epoch 1: FID: {printed_value(out):.6g}$", sessions, re.M), sessions
 
 
 def test_per_class_prints_each_class_and_writes_the_table(pets_session, tmp_path, capsys, extractor):
@@ -115,7 +109,7 @@ def test_per_class_prints_each_class_and_writes_the_table(pets_session, tmp_path
         table = list(csv.reader(f))
     assert table == [["index", "class", "real", "generated", "FID"], ["0", "ant", "1", "0", ""],
                      ["1", "bee", "5", "6", lines[1][1][4:]], ["2", "cow", "4", "6", lines[2][1][4:]],
-                     ["", "overall", "10", "6", f"{value(printed.out, 'FID'):.6g}"]]
+                     ["", "overall", "10", "6", f"{printed_value(printed.out):.6g}"]]
     assert (session / "fid_per_class.md").read_text().splitlines()[2:4] == [
         "| 0 | ant | 1 | 0 |  |", f"| 1 | bee | 5 | 6 | {lines[1][1][4:]} |"]
 

@@ -248,8 +248,7 @@ class Walkthrough:
             return []
         if command.script == "generate_img.py":
             return [int(args.training)] if args.training.isdigit() else []
-        return [int(n) for n in args.sessions or ([args.fake] if args.fake and args.fake.isdigit() else [])
-                if n.isdigit()]
+        return args.sessions or ([args.fake] if isinstance(args.fake, int) else [])
 
     def _train_missing(self, number):
         if (self.sandbox / "checkpoints" / f"training_{number}").exists():
@@ -305,7 +304,7 @@ class Walkthrough:
         if args.sessions:
             table = Path(f"{self.sandbox / (args.table or Path(args.checkpoint_root) / 'fid_sessions')}.csv")
             rows = list(csv.DictReader(table.open())) if table.exists() else []
-            if sorted(r["session"] for r in rows) != sorted(args.sessions):
+            if sorted(int(r["session"]) for r in rows) != sorted(args.sessions):
                 outcome.problems.append(f"{table} has sessions {[r['session'] for r in rows]}, not {args.sessions}")
         elif not re.search(r"^FID: [-+\d.e]+$", stdout, re.M):
             outcome.problems.append("no 'FID: <value>' line in the output")

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import compute_fid
-from conftest import make_image_folder, run_script
+from conftest import make_image_folder, printed_value, run_script
 from utils.errors import UserError
 
 TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
@@ -23,12 +23,6 @@ TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
 def run_main(capsys, extractor, *args):
     assert compute_fid.main([*map(str, args), *TINY], extractor=extractor) == 0
     return capsys.readouterr().out
-
-
-def value(out, name):
-    match = re.search(rf"^{name}: (\S+)$", out, re.M)
-    assert match, out
-    return float(match.group(1))
 
 
 def binary_noise(folder, count, seed):
@@ -48,10 +42,10 @@ def test_prdc_of_a_folder_against_itself(tmp_path, capsys, extractor):
     lines = [line.split(":")[0] for line in out.splitlines()]
     assert lines[-5:] == ["FID", "precision", "recall", "density", "coverage"]
     # Every point is the centre of a ball of the other set: precision, recall and coverage are 1.
-    assert [value(out, name) for name in ("precision", "recall", "coverage")] == [1.0, 1.0, 1.0]
+    assert [printed_value(out, name) for name in ("precision", "recall", "coverage")] == [1.0, 1.0, 1.0]
     # Each ball holds its centre and the k-1 points nearer than its k-th: density k / k = 1 (the
     # copy of the k-th lies exactly on the edge, outside, as both sides' distances are computed alike).
-    assert value(out, "density") == pytest.approx(1.0, abs=0.02)
+    assert printed_value(out, "density") == pytest.approx(1.0, abs=0.02)
 
 
 def test_prdc_refuses_statistics_without_features_and_too_few_images(tmp_path, extractor):
@@ -78,8 +72,8 @@ def test_copies_of_training_files_are_flagged_and_shown_first(tmp_path, capsys, 
     out = run_main(capsys, extractor, "--real", real, "--fake", fake, "--image-size", 32, "--copies", 7,
                    "--copies-grid", grid, "--no-cache")
     assert "Copy check: 7 generated images against 12 real ones." in out
-    assert value(out, "copies") == pytest.approx(4 / 7, abs=1e-6)
-    assert value(out, "copies_pixels") == pytest.approx(4 / 7, abs=1e-6)
+    assert printed_value(out, "copies") == pytest.approx(4 / 7, abs=1e-6)
+    assert printed_value(out, "copies_pixels") == pytest.approx(4 / 7, abs=1e-6)
     # 7 pairs in rows of 4; a pair is 1 + 32 + 1 + 32 + 1 wide and 1 + 32 + 1 high, pairs 3 apart,
     # all scaled 2x so that 32x32 images can be seen.
     pixels = np.asarray(Image.open(grid))
@@ -96,7 +90,7 @@ def test_copies_of_a_session_go_into_its_folder(gray_session, tmp_path, capsys, 
     out = run_main(capsys, extractor, "--checkpoint-root", tmp_path, "--fake", number, "--num", 8, "--copies", 5,
                    "--cache-dir", tmp_path / "cache")
     assert "Copy check: 5 generated images against 8 real ones." in out
-    assert 0 <= value(out, "copies") <= 1 and 0 <= value(out, "copies_pixels") <= 1  # 28x28: pixels too
+    assert 0 <= printed_value(out, "copies") <= 1 and 0 <= printed_value(out, "copies_pixels") <= 1  # 28x28: pixels too
     # 5 pairs of 28x28 gray images in rows of 4, pairs 59 x 30, scaled 2x.
     grid = Image.open(tmp_path / f"training_{number}" / "copies.png")
     assert (grid.mode, grid.size) == ("L", (2 * (4 * (59 + 3) + 3), 2 * (2 * (30 + 3) + 3)))
@@ -161,7 +155,6 @@ def test_pixels_are_compared_up_to_64x64():
 # --- mistakes -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, message", [
-    (["--copies", "0"], "--copies must be at least 1"),
     (["--copies", "20", "--num", "10"], "more than --num 10"),
     (["--copies-grid", "g.png"], "pass --copies N too"),
     (["--sessions", "1", "--copies", "5", "--copies-grid", "g.png"], "each session's grid goes into its folder"),

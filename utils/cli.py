@@ -1,4 +1,5 @@
 """What the scripts share at their boundary: number arguments, quiet TensorFlow, clean errors."""
+import argparse
 import os
 import re
 import sys
@@ -18,13 +19,32 @@ _STARTUP_LINE = re.compile(r"^(WARNING: All log messages before absl::Initialize
 
 def parse_count(text, what, minimum=0):
     """A whole number from the command line, or a UserError naming the argument."""
+    value, problem = _count(text, minimum)
+    if problem:
+        raise UserError(f"{what} {problem}.")
+    return value
+
+
+def count_type(minimum=0):
+    """argparse's type= for a whole number of at least minimum. argparse names the option in its
+    refusal ('argument --num: must be at least 2, got 1') and exits with status 2."""
+    def count(text):
+        value, problem = _count(text, minimum)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+    return count
+
+
+def _count(text, minimum):
+    """(the whole number text holds, None), or (None, what is wrong with it)."""
     try:
         value = int(text)
     except (TypeError, ValueError):
-        raise UserError(f"{what} must be a whole number, got '{text}'.") from None
+        return None, f"must be a whole number, got '{text}'"
     if value < minimum:
-        raise UserError(f"{what} must be at least {minimum}, got {value}.")
-    return value
+        return None, f"must be at least {minimum}, got {value}"
+    return value, None
 
 
 def add_checkpoint_root(parser):
