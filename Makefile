@@ -40,7 +40,7 @@ test: $(STAMP) fashion-mnist xvfb
 	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 # Under a minute: everything but whole training runs and subprocess faults.
-test-fast: $(STAMP)
+test-fast: $(STAMP) fashion-mnist
 	$(PY) -m pytest -m "not slow" -q
 
 # 1.2 epochs of images (1124 steps of 64) as 4 short epochs of 18000 images: progress.gif gets 4 frames.

@@ -14,6 +14,7 @@ side by side in the same process where there is one.
     python bench/bench.py usefulness       # a conditional session's PRDC, copies and classifier accuracies
     python bench/bench.py fid-reference    # the FID Inception network against PyTorch's reference
     python bench/bench.py colour-recipe --data DIR --keep DIR   # 64x64 recipes at equal CPU time
+    python bench/bench.py colour-augment --data DIR --keep DIR  # none/ADA/DiffAugment on a real subset
     python bench/bench.py all
 
 Sizes are options (see --help), so a quick run can scale them down; bench/README.md says which
@@ -440,8 +441,9 @@ BENCHES = {"train": bench_train, "folder": bench_folder, "memory": bench_memory,
 
 def main():
     import colour
+    import colour_augment
     import fid_reference
-    own_options = {"fid-reference": fid_reference, "colour-recipe": colour}  # benchmarks with options of their own
+    own_options = {"fid-reference": fid_reference, "colour-recipe": colour, "colour-augment": colour_augment}  # benchmarks with options of their own
     if sys.argv[1:2] and sys.argv[1] in own_options:
         module = own_options[sys.argv[1]]
         parser = argparse.ArgumentParser(prog=f"bench.py {sys.argv[1]}", description=module.__doc__,

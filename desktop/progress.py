@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training import events
+from utils.console import duration
 
 STOPPED_CODES = (130, 143)  # DCGAN_train.py after SIGINT / SIGTERM, the last epoch saved
 
@@ -65,15 +66,6 @@ def total_eta(progress):
         return None  # the epoch's summary line says how long an epoch took
     epoch_seconds = progress.eta / (progress.steps - progress.step) * progress.steps
     return progress.eta + epoch_seconds * (progress.last_epoch - progress.epoch)
-
-
-def duration(seconds):
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def describe_progress(progress):

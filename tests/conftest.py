@@ -42,6 +42,41 @@ def run_script(script, *args, cwd=None, timeout=300, env=None, fresh_interpreter
     return script_processes.run(REPO / script, list(map(str, args)), cwd or REPO, env, timeout)
 
 
+@pytest.fixture
+def poisoned_tensorflow(tmp_path):
+    """PYTHONPATH under which importing TensorFlow or Keras fails loudly."""
+    for package in ("tensorflow", "keras"):
+        (tmp_path / "poison" / package).mkdir(parents=True)
+        (tmp_path / "poison" / package / "__init__.py").write_text(
+            f"raise ImportError('{package} was imported before the arguments were checked')\n")
+    return {"PYTHONPATH": str(tmp_path / "poison")}
+
+
+def checkpoint_tensors(prefix):
+    """{name: value} of every tensor in a checkpoint."""
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def assert_resume_is_bit_exact(tmp_path, *args):
+    """Epochs 1..2 in one run == epoch 1, then -r 1 to 2: every checkpointed tensor, and the grid."""
+    exact = [*TINY, *args, "--set", "deterministic=true"]
+    for root, epochs in (("a", 2), ("b", 1)):
+        result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / root, 1, epochs, *exact)
+        assert result.returncode == 0, result.stdout + result.stderr
+    resumed = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "b", "-r", 1, 1, 2)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = checkpoint_tensors(tmp_path / "a" / "training_1" / "ckpt-2")
+    split = checkpoint_tensors(tmp_path / "b" / "training_1" / "ckpt-2")
+    assert straight.keys() == split.keys()
+    for name in straight:
+        assert np.array_equal(straight[name], split[name]), name
+    grid = "training_1/images/epoch_0002.png"
+    assert (tmp_path / "a" / grid).read_bytes() == (tmp_path / "b" / grid).read_bytes()
+    return straight
+
+
 def printed_value(text, name="FID"):
     """The number of compute_fid.py's line 'NAME: value' (a --sessions row, 'Session 1, ...: FID: v', is
     not one)."""
@@ -84,7 +119,20 @@ def train_session(root, number, epochs, data, *extra):
     return result
 
 
-@pytest.fixture(scope="session")
+# A fixture that trains a session or builds the Inception network takes seconds to minutes: its
+# function is recorded here (not its name, which another module's fixture may reuse), and every test
+# that uses it must carry the slow mark, which the collection hook below checks.
+SLOW_FIXTURES = set()
+
+
+def slow_fixture(**options):
+    def define(function):
+        SLOW_FIXTURES.add(function)
+        return pytest.fixture(**options)(function)
+    return define
+
+
+@slow_fixture(scope="session")
 def gray_session(tmp_path_factory):
     """(checkpoint root, session number): 28x28x1, trained 2 epochs on 8 images."""
     base = tmp_path_factory.mktemp("gray")
@@ -93,7 +141,7 @@ def gray_session(tmp_path_factory):
     return base / "ckpts", 1
 
 
-@pytest.fixture(scope="session")
+@slow_fixture(scope="session")
 def rgb_session(tmp_path_factory):
     """(checkpoint root, session number): 32x32x3, trained 1 epoch on 8 images."""
     base = tmp_path_factory.mktemp("rgb")
@@ -102,7 +150,7 @@ def rgb_session(tmp_path_factory):
     return base / "ckpts", 3
 
 
-@pytest.fixture(scope="session")
+@slow_fixture(scope="session")
 def conditional_session(tmp_path_factory):
     """(checkpoint root, session number): conditional, 28x28x1, trained 1 epoch on 16 images in
     Fashion-MNIST's IDX format, so its classes are Fashion-MNIST's ten, 'T-shirt/top' first."""
@@ -113,16 +161,7 @@ def conditional_session(tmp_path_factory):
     return base / "ckpts", 4
 
 
-# The fast tier (make test-fast) leaves out whole training runs and subprocess faults: modules
-# that train or kill real sessions, and any test that needs a trained session fixture or the
-# InceptionV3 extractor (its build and each FID's 2048-d eigendecompositions take seconds apiece).
-SLOW_MODULES = {"test_train", "test_faults", "test_scale", "test_generate", "test_fid", "test_app_gui", "test_bench",
-                "test_readme", "test_lock", "test_evaluate", "test_training_features", "test_script_processes"}
-SLOW_FIXTURES = {"gray_session", "rgb_session", "conditional_session", "pets_session", "trained", "session", "root",
-                 "extractor"}
-
-
-@pytest.fixture(scope="session")
+@slow_fixture(scope="session")
 def extractor():
     """The standard FID network with seeded random weights at a 75x75 input: the real weights
     cannot be downloaded here, and the pipeline's plumbing does not need them."""
@@ -131,6 +170,12 @@ def extractor():
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.module.__name__ in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
+    """Refuses a test that uses a slow fixture, directly or through another fixture, without being
+    marked slow itself: the fast tier would quietly train sessions."""
+    unmarked = sorted({f"{item.nodeid} (uses {name})" for item in items if not item.get_closest_marker("slow")
+                       # _fixtureinfo holds the definitions a test resolves to, its fixtures' fixtures included.
+                       for name, definitions in item._fixtureinfo.name2fixturedefs.items()
+                       if definitions[-1].func in SLOW_FIXTURES})
+    if unmarked:
+        raise pytest.UsageError("These tests use a slow fixture and are not marked slow: "
+                                + "; ".join(unmarked) + ". Mark them @pytest.mark.slow (or the module, pytestmark).")

@@ -16,6 +16,8 @@ from PIL import Image
 import app as app_module
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # drives the app's window over a trained session
+
 
 @pytest.fixture(scope="module")
 def display():

@@ -10,6 +10,8 @@ sys.path.insert(0, str(REPO / "bench"))
 import bench  # noqa: E402
 import runs  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs the benchmarks at a tiny size
+
 
 def test_side_by_side_alternates_and_compares_each_sides_fastest_epoch():
     calls = []

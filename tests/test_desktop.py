@@ -54,6 +54,7 @@ def form(**changes):
 
 # --- desktop.summaries: sessions ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sessions_are_listed_with_their_data_size_epochs_and_checkpoints(root):
     (summary,) = list_sessions(root)
     assert (summary.number, summary.checkpoints, summary.epochs_trained, summary.best_fid) == (1, [1, 2], 2, None)
@@ -61,6 +62,7 @@ def test_sessions_are_listed_with_their_data_size_epochs_and_checkpoints(root):
     assert next_session_number(root) == 2
 
 
+@pytest.mark.slow
 def test_best_fid_is_the_lowest_of_a_sparse_fid_column(root):
     metrics = root / "training_1" / "metrics.csv"
     with open(metrics, newline="") as f:
@@ -77,6 +79,7 @@ def test_best_fid_is_the_lowest_of_a_sparse_fid_column(root):
     assert summarize(root, 1).row()[-1] == "41.5"
 
 
+@pytest.mark.slow
 def test_a_session_with_a_broken_config_is_listed_not_fatal(root):
     broken = root / "training_4"
     broken.mkdir()
@@ -90,6 +93,7 @@ def test_a_session_with_a_broken_config_is_listed_not_fatal(root):
     assert next_session_number(root) == 5
 
 
+@pytest.mark.slow
 def test_epoch_grids_are_in_epoch_order(session, root):
     assert [p.name for p in epoch_grids(session.folder)] == ["epoch_0001.png", "epoch_0002.png"]
     assert epoch_grid(root, 1, 2) == session.folder / "images" / "epoch_0002.png"
@@ -106,6 +110,7 @@ def test_prefill_from_defaults_is_the_default_config():
     assert (fields["noise_dim"], fields["g_lr"], fields["beta1"]) == ("100", "0.0002", "0.5")
 
 
+@pytest.mark.slow
 def test_prefill_from_a_session_is_its_stored_config_and_ten_more_epochs(session):
     fields = prefill(session)
     assert (fields["batch_size"], fields["channels"], fields["image_size"]) == ("4", "1", "28")  # the tiny session's
@@ -113,6 +118,7 @@ def test_prefill_from_a_session_is_its_stored_config_and_ten_more_epochs(session
 
 
 @pytest.mark.parametrize("key, text", [("g_lr", "2"), ("image_size", "30"), ("beta1", "abc"), ("batch_size", "0")])
+@pytest.mark.slow
 def test_bad_values_are_refused_with_the_configs_own_message(root, key, text):
     with pytest.raises(UserError) as from_config:
         config.load_config(overrides=config.parse_overrides([f"{key}={text}"]))
@@ -127,16 +133,19 @@ def test_bad_values_are_refused_with_the_configs_own_message(root, key, text):
     ({"epochs": "0"}, "Epochs must be at least 1, got 0"),
     ({"epochs": "ten"}, "Epochs must be a whole number, got 'ten'"),
 ])
+@pytest.mark.slow
 def test_empty_fields_and_bad_epochs_are_refused(root, changes, message):
     with pytest.raises(UserError, match=message):
         train_command(form(**changes), root)
 
 
+@pytest.mark.slow
 def test_a_missing_data_folder_is_refused_before_training(root, tmp_path):
     with pytest.raises(UserError, match="no such folder"):
         train_command(form(), root, data_folder=str(tmp_path / "nowhere"))
 
 
+@pytest.mark.slow
 def test_resume_is_refused_when_the_script_would_refuse_it(root, session):
     with pytest.raises(UserError, match=r"must be greater than the restored epoch \(2\)"):
         resume_command(dict(prefill(session), epochs="2"), root, session)
@@ -146,21 +155,24 @@ def test_resume_is_refused_when_the_script_would_refuse_it(root, session):
 
 # --- desktop.commands: command lines -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_train_command_for_a_new_session_from_the_defaults_and_a_folder(root, tmp_path):
     folder = tmp_path / "shoes"
     folder.mkdir()
     number, command = train_command(form(g_lr=" 1e-4 "), root, data_folder=str(folder))
-    sets = ["noise_dim=100", "batch_size=64", "image_size=28", "channels=1",
-            "g_lr=1e-4",  # as typed, stripped: the script reads it the same way
-            "d_lr=0.0002", "beta1=0.5", "label_smoothing=0.9", "init_std=0.02"]
     assert number == 2
     assert command == [sys.executable, str(REPO / "DCGAN_train.py"), "--checkpoint-root", str(root),
-                       "--data", str(folder)] + [arg for pair in sets for arg in ("--set", pair)] + ["2", "5"]
+                       "--data", str(folder), "--set", "noise_dim=100", "--set", "batch_size=64",
+                       "--set", "image_size=28", "--set", "channels=1",
+                       "--set", "g_lr=1e-4",  # as typed, stripped: the script reads it the same way
+                       "--set", "d_lr=0.0002", "--set", "beta1=0.5", "--set", "label_smoothing=0.9",
+                       "--set", "init_std=0.02", "2", "5"]
     args = DCGAN_train.parse_args(command[2:])  # the script's own parser takes it as meant
     assert (args.session, args.epochs, args.restore, args.data) == ("2", "5", None, str(folder))
     assert config.load_config(overrides=config.parse_overrides(args.overrides))["g_lr"] == 1e-4
 
 
+@pytest.mark.slow
 def test_train_command_from_a_selected_session_starts_from_its_config(root, session):
     number, command = train_command(dict(prefill(session), epochs="3"), root, base=session)
     assert number == 2
@@ -168,6 +180,7 @@ def test_train_command_from_a_selected_session_starts_from_its_config(root, sess
     assert command[-2:] == ["2", "3"] and "--data" not in command and "-r" not in command
 
 
+@pytest.mark.slow
 def test_resume_command_continues_from_the_newest_checkpoint(root, session):
     command = resume_command(dict(prefill(session), epochs="4", g_lr="1e-4"), root, session)
     assert command[:6] == [sys.executable, str(REPO / "DCGAN_train.py"), "--checkpoint-root", str(root), "-r", "2"]
@@ -176,6 +189,7 @@ def test_resume_command_continues_from_the_newest_checkpoint(root, session):
     assert (args.session, args.epochs, args.restore) == ("1", "4", "2")
 
 
+@pytest.mark.slow
 def test_generate_command_with_and_without_seed_epoch_and_folder(root, session, tmp_path):
     script = [sys.executable, str(REPO / "generate_img.py"), "--checkpoint-root", str(root)]
     assert generate_command(root, session, "16") == script + ["1", "100", "16"]
@@ -189,6 +203,7 @@ def test_generate_command_with_and_without_seed_epoch_and_folder(root, session, 
     assert grid_path(session) == session.folder / "grid.png"
 
 
+@pytest.mark.slow
 def test_a_conditional_session_lists_its_number_of_classes_and_offers_each(conditional_session, session):
     root, number = conditional_session
     summary = summarize(root, number)
@@ -197,6 +212,7 @@ def test_a_conditional_session_lists_its_number_of_classes_and_offers_each(condi
     assert class_choices(session) == [] and class_choices(None) == []
 
 
+@pytest.mark.slow
 def test_generate_command_with_a_class_and_the_per_class_save_folder(conditional_session, tmp_path):
     root, number = conditional_session
     summary = summarize(root, number)
@@ -216,6 +232,7 @@ def test_generate_command_with_a_class_and_the_per_class_save_folder(conditional
         generate_command(root, summary, "5", class_name="Shoe")
 
 
+@pytest.mark.slow
 def test_an_unconditional_session_saves_into_the_class_folder_and_takes_no_class(root, session, tmp_path):
     assert save_folder(session, tmp_path, " sneaker ") == tmp_path / "sneaker"
     with pytest.raises(UserError, match="trained without classes"):
@@ -227,6 +244,7 @@ def test_an_unconditional_session_saves_into_the_class_folder_and_takes_no_class
     ({"num": "4", "epoch": "7"}, "has no checkpoint for epoch 7. Epochs with a checkpoint: 1, 2"),
     ({"num": "4", "seed": "-1"}, "Seed must be a whole number|Seed must be at least 0"),
 ])
+@pytest.mark.slow
 def test_generate_refuses_what_the_script_would(root, session, kwargs, message):
     with pytest.raises(UserError, match=message):
         generate_command(root, session, **kwargs)
@@ -238,11 +256,13 @@ def test_class_name_must_be_one_folder_name(tmp_path, name):
         output_folder(tmp_path, name)
 
 
+@pytest.mark.slow
 def test_default_class_name_is_the_data_folder_or_dataset_name(session):
     assert default_class_name(session.cfg) == "images"
     assert default_class_name(config.load_config()) == "fashion_mnist"
 
 
+@pytest.mark.slow
 def test_fid_command_uses_the_sessions_fid_settings(root, session):
     script = [sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(root)]
     assert fid_command(root, session) == script + ["--fake", "1", "--num", "10000"]
@@ -262,7 +282,7 @@ def test_step_record_is_progress():
     # 95 s for the 348 steps left: an epoch takes 468 * 95 / 348 s, and 7 epochs follow.
     assert total_eta(progress) == pytest.approx(95 + 7 * 468 * 95 / 348)
     assert fraction_done(progress) == pytest.approx((2 + 120 / 468) / 10)
-    assert describe_progress(progress) == ("Epoch 3/10, step 120/468, about 16 min 29 s left.  "
+    assert describe_progress(progress) == ("Epoch 3/10, step 120/468, about 16m 29s left.  "
                                            "g_loss 0.9000  d_loss 1.2000  d_acc_real 0.6000  d_acc_fake 0.8000")
 
 
@@ -273,8 +293,8 @@ def test_epoch_record_is_progress():
     assert progress.metrics == {"g_loss": 0.9, "d_loss": 1.2, "d_acc_real": 0.6, "d_acc_fake": 0.8}
     assert total_eta(progress) == 7 * 300
     assert fraction_done(progress) == pytest.approx(0.3)
-    assert describe_progress(progress).startswith("Epoch 3/10 done in 5 min 00 s (200 img/s), saved checkpoint 3, "
-                                                  "about 35 min 00 s left.")
+    assert describe_progress(progress).startswith("Epoch 3/10 done in 5m 00s (200 img/s), saved checkpoint 3, "
+                                                  "about 35m 00s left.")
     unsaved = progress_from_event(dict(EPOCH, saved=False, metrics=dict(METRICS, g_loss=None)))
     assert unsaved.saved is None and np.isnan(unsaved.metrics["g_loss"])
 
@@ -353,6 +373,7 @@ def test_fit_image_enlarges_by_whole_factors_and_shrinks_smoothly():
     assert fit_image(Image.new("RGB", (1100, 400)), (600, 300)).size == (600, 218)
 
 
+@pytest.mark.slow
 def test_examples_of_a_session_are_its_images_as_the_network_sees_them(session):
     example_grid.cache_clear()
     grid = examples_for(session.cfg)

@@ -15,6 +15,8 @@ from metrics import usefulness
 from utils import imaging
 from utils.errors import UserError
 
+pytestmark = pytest.mark.slow  # trains sessions and classifiers
+
 CLASSES = ("cat", "dog", "fox")
 PER_CLASS = 8  # holdout 0.25 keeps 2 of each class out: 6 real training images per class
 # A classifier that trains in about a second: one epoch of 5000 images, and the runs are few.
@@ -213,8 +215,10 @@ def test_a_class_missing_from_the_test_images_is_refused(conditional):
 
 
 @pytest.mark.parametrize("option", ["--real-per-class", "--synthetic-per-class", "--repeats", "--epochs"])
-def test_counts_below_one_are_refused_before_anything_is_loaded(option, tmp_path):
-    result = run_script("evaluate_augmentation.py", "--checkpoint-root", tmp_path, 1, option, 0)
+def test_counts_below_one_are_refused_before_anything_is_loaded(option, tmp_path, poisoned_tensorflow):
+    # No session 1 under tmp_path and no TensorFlow to import: the count is refused before either is looked for.
+    result = run_script("evaluate_augmentation.py", "--checkpoint-root", tmp_path, 1, option, 0,
+                        env=poisoned_tensorflow, fresh_interpreter=True)
     assert_refused(result, f"{option} must be at least 1, got 0")
 
 

@@ -20,6 +20,8 @@ from metrics import fid
 from conftest import make_image_folder, printed_value, run_script
 from utils.errors import UserError
 
+pytestmark = pytest.mark.slow  # builds the Inception network and trains sessions
+
 TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
 
 

@@ -15,7 +15,7 @@ import yaml
 
 import compute_fid
 from conftest import TINY as TRAIN_TINY
-from conftest import make_image_folder, printed_value, run_script, snapshot
+from conftest import make_image_folder, printed_value, run_script, slow_fixture, snapshot
 from utils.errors import UserError
 
 TINY = ["--weights", "random", "--inception-size", "75", "--batch-size", "16"]
@@ -28,7 +28,7 @@ def pet_folder(folder):
     return folder
 
 
-@pytest.fixture(scope="module")
+@slow_fixture(scope="module")
 def pets_session(tmp_path_factory):
     """(checkpoint root, session number 1, its data folder)."""
     base = tmp_path_factory.mktemp("pets")
@@ -73,6 +73,7 @@ def test_the_real_cache_key_names_the_class_and_a_holdout(tmp_path):
 
 # --- a conditional session end to end ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_training_scores_fid_of_a_conditional_session(pets_session):
     root, number, _ = pets_session
     with open(root / f"training_{number}" / "metrics.csv") as f:
@@ -80,6 +81,7 @@ def test_training_scores_fid_of_a_conditional_session(pets_session):
     assert float(rows[0]["fid"]) > 0
 
 
+@pytest.mark.slow
 def test_overall_fid_with_prdc_and_copies_of_a_conditional_session(pets_session, tmp_path, capsys, extractor):
     root, number, _ = pets_session
     out = run_main(capsys, extractor, "--checkpoint-root", root, "--num", 12, "--prdc", "--copies", 4,
@@ -93,6 +95,7 @@ def test_overall_fid_with_prdc_and_copies_of_a_conditional_session(pets_session,
     assert re.search(rf"^Session {number}, epoch 1: FID: {printed_value(out):.6g}$", sessions, re.M), sessions
 
 
+@pytest.mark.slow
 def test_per_class_prints_each_class_and_writes_the_table(pets_session, tmp_path, capsys, extractor):
     from metrics import classes, fid, sources
     from training import state as session_state
@@ -130,6 +133,7 @@ def test_per_class_is_refused_without_a_session_on_both_sides(args, tmp_path):
         compute_fid.main([*args, "--per-class", "--checkpoint-root", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_per_class_refusals_name_the_fix_and_leave_the_sessions_as_they_were(pets_session, gray_session, tmp_path,
                                                                             extractor):
     root, number, data = pets_session

@@ -17,6 +17,8 @@ from PIL import Image
 
 from conftest import run_script, snapshot
 
+pytestmark = pytest.mark.slow  # trains sessions and runs generate_img.py on them
+
 SCRIPT = "generate_img.py"
 
 
@@ -140,16 +142,6 @@ def test_rgb_run_with_defaults_prints_a_seed_that_repeats_it(cli_runs, sessions_
     state, epoch = session_state.load_session(rroot, rnum)
     generation.generate(state, 3, seed, tmp_path / "again", tmp_path / "grid.png", batch_size=256)
     assert snapshot(tmp_path / "again") == snapshot(session / "generated")
-
-
-@pytest.fixture
-def poisoned_tensorflow(tmp_path):
-    """PYTHONPATH under which importing TensorFlow or Keras fails loudly."""
-    for package in ("tensorflow", "keras"):
-        (tmp_path / "poison" / package).mkdir(parents=True)
-        (tmp_path / "poison" / package / "__init__.py").write_text(
-            f"raise ImportError('{package} was imported before the arguments were checked')\n")
-    return {"PYTHONPATH": str(tmp_path / "poison")}
 
 
 def test_argument_mistakes_are_answered_before_tensorflow_loads(sessions_copy, tmp_path, poisoned_tensorflow):

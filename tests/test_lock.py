@@ -12,6 +12,8 @@ import pytest
 from conftest import REPO, TINY, make_image_folder, run_script
 from training.events import read_events
 
+pytestmark = pytest.mark.slow  # runs training processes side by side
+
 STARTUP_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWEF]\d{4} \d\d:\d\d:)", re.M)
 
 

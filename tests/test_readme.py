@@ -61,6 +61,8 @@ import script_processes
 from conftest import REPO, TINY, make_image_folder
 from data import datasets
 
+pytestmark = pytest.mark.slow  # runs the README's commands
+
 SCRIPTS = ("DCGAN_train.py", "generate_img.py", "compute_fid.py")
 TRAIN_SMALL = [*TINY, "--set", "max_images=8"]
 FID_OFFLINE = ["--weights", "random", "--inception-size", "75", "--num", "8", "--num-real", "8"]

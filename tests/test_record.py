@@ -29,3 +29,7 @@ def test_the_first_epoch_line_states_the_expected_run_time_and_blank_columns_sta
     first = record(saved=False)
     assert first.line().endswith("448 img/s  run 1h 49m left (expected run time 1h 52m for 50 epochs)")
     assert "fid" not in first.row() and "augment_p" not in first.event()["metrics"]
+
+
+def test_a_one_epoch_run_says_epoch_not_epochs():
+    assert record(epoch=50, saved=False).line().endswith("(expected run time 1h 52m for 1 epoch)")

@@ -12,6 +12,8 @@ import tensorflow as tf
 
 from conftest import REPO, TINY, make_image_folder, run_script
 
+pytestmark = pytest.mark.slow  # trains on two logical devices in a subprocess
+
 # Two logical CPU devices must exist before TensorFlow starts, so this runs in its own process.
 # DCGAN_train.py with two replicas for the mirrored strategy on a CPU-only machine.
 TWO_DEVICES = "tests/train_on_two_cpu_devices.py"

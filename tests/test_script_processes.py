@@ -8,6 +8,8 @@ import pytest
 
 import script_processes
 
+pytestmark = pytest.mark.slow  # starts real subprocesses and signals them
+
 
 def test_a_forked_script_has_its_own_arguments_folder_environment_streams_and_exit_code(tmp_path):
     script = tmp_path / "show.py"

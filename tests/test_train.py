@@ -13,6 +13,8 @@ from utils import cli
 import DCGAN_train
 from conftest import REPO, TINY, make_image_folder, run_script, snapshot
 
+pytestmark = pytest.mark.slow  # trains real sessions
+
 
 def rows(session):
     with open(session / "metrics.csv") as f:

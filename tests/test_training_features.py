@@ -7,13 +7,10 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from conftest import TINY, make_image_folder, run_script, write_idx
+from conftest import TINY, assert_resume_is_bit_exact, checkpoint_tensors, make_image_folder, run_script, write_idx
 from test_scale import TWO_DEVICES
 
-
-def checkpoint_tensors(prefix):
-    reader = tf.train.load_checkpoint(str(prefix))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+pytestmark = pytest.mark.slow  # trains real sessions
 
 
 def class_folder(folder, classes=("cat", "dog", "fox"), per_class=4):
@@ -25,24 +22,6 @@ def class_folder(folder, classes=("cat", "dog", "fox"), per_class=4):
 def rows(session):
     with open(session / "metrics.csv") as f:
         return list(csv.DictReader(f))
-
-
-def assert_resume_is_bit_exact(tmp_path, *args):
-    """Epochs 1..2 in one run == epoch 1, then -r 1 to 2: every checkpointed tensor, and the grid."""
-    exact = [*TINY, *args, "--set", "deterministic=true"]
-    for root, epochs in (("a", 2), ("b", 1)):
-        result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / root, 1, epochs, *exact)
-        assert result.returncode == 0, result.stdout + result.stderr
-    resumed = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "b", "-r", 1, 1, 2)
-    assert resumed.returncode == 0, resumed.stderr
-    straight = checkpoint_tensors(tmp_path / "a" / "training_1" / "ckpt-2")
-    split = checkpoint_tensors(tmp_path / "b" / "training_1" / "ckpt-2")
-    assert straight.keys() == split.keys()
-    for name in straight:
-        assert np.array_equal(straight[name], split[name]), name
-    grid = "training_1/images/epoch_0002.png"
-    assert (tmp_path / "a" / grid).read_bytes() == (tmp_path / "b" / grid).read_bytes()
-    return straight
 
 
 def test_a_conditional_folder_session_stores_its_classes_and_resumes_bit_exactly(tmp_path):

@@ -35,6 +35,7 @@ def binary_noise(folder, count, seed):
 
 # --- --prdc -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_prdc_of_a_folder_against_itself(tmp_path, capsys, extractor):
     folder = make_image_folder(tmp_path / "images", count=8)
     out = run_main(capsys, extractor, "--real", folder, "--fake", folder, "--image-size", 32, "--prdc",
@@ -48,6 +49,7 @@ def test_prdc_of_a_folder_against_itself(tmp_path, capsys, extractor):
     assert printed_value(out, "density") == pytest.approx(1.0, abs=0.02)
 
 
+@pytest.mark.slow
 def test_prdc_refuses_statistics_without_features_and_too_few_images(tmp_path, extractor):
     folder = make_image_folder(tmp_path / "images", count=5)
     np.savez(tmp_path / "stats.npz", mu=np.zeros(3), sigma=np.eye(3), count=np.int64(10))
@@ -61,6 +63,7 @@ def test_prdc_refuses_statistics_without_features_and_too_few_images(tmp_path, e
 
 # --- --copies -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_copies_of_training_files_are_flagged_and_shown_first(tmp_path, capsys, extractor):
     real = make_image_folder(tmp_path / "real", count=12, seed=0)
     fake = tmp_path / "fake"
@@ -84,6 +87,7 @@ def test_copies_of_training_files_are_flagged_and_shown_first(tmp_path, capsys, 
     assert set(np.unique(last_fake)) <= {0, 255} and not (last_fake == last_real).all()
 
 
+@pytest.mark.slow
 def test_copies_of_a_session_go_into_its_folder(gray_session, tmp_path, capsys, extractor):
     root, number = gray_session
     shutil.copytree(root / f"training_{number}", tmp_path / f"training_{number}")
@@ -96,6 +100,7 @@ def test_copies_of_a_session_go_into_its_folder(gray_session, tmp_path, capsys, 
     assert (grid.mode, grid.size) == ("L", (2 * (4 * (59 + 3) + 3), 2 * (2 * (30 + 3) + 3)))
 
 
+@pytest.mark.slow
 def test_sessions_table_gains_prdc_and_copies_columns(gray_session, tmp_path, capsys, extractor):
     root, number = gray_session
     for copy in (1, 2):
@@ -116,6 +121,7 @@ def test_sessions_table_gains_prdc_and_copies_columns(gray_session, tmp_path, ca
 
 # --- the images beside their features -------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_sources_images_line_up_with_its_features_from_the_cache(tmp_path, extractor):
     from metrics import sources
     source = sources.image_source(str(make_image_folder(tmp_path / "images", count=9)), 32, 3, 0)
@@ -129,6 +135,7 @@ def test_a_sources_images_line_up_with_its_features_from_the_cache(tmp_path, ext
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_generated_images_are_the_first_of_those_fid_measures(gray_session, extractor):
     from metrics import sources
     from training import state as session_state
@@ -165,6 +172,7 @@ def test_copies_argument_mistakes(args, message, tmp_path):
         compute_fid.main([*args, "--checkpoint-root", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_copies_need_images_and_a_grid_file_for_a_folder(tmp_path, extractor):
     folder = make_image_folder(tmp_path / "images", count=3)
     with pytest.raises(UserError, match="needs --copies-grid FILE"):

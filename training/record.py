@@ -57,6 +57,6 @@ class EpochRecord:
             parts.append(f"saved ckpt-{self.epoch}")
         left = f"run {duration(self.run_eta)} left"
         if self.expected_seconds is not None:
-            left += (f" (expected run time {duration(self.expected_seconds)} for "
-                     f"{self.last_epoch - self.epoch + 1} epochs)")
+            epochs = self.last_epoch - self.epoch + 1
+            left += f" (expected run time {duration(self.expected_seconds)} for {epochs} epoch{'s' * (epochs != 1)})"
         return "  ".join(parts + [left])
