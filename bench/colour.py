@@ -4,18 +4,23 @@
         --fid-weights bench/.data/pt_inception-2015-12-05-converted.pth --minutes 30
 
 Every candidate is configs/image_folder_64.yaml with a few overrides. Equal CPU time is set by
-throughput, not by a wall clock that other processes disturb: each candidate first trains three
-epochs, the candidates in turn, and its fastest of epochs 2 and 3 (steady state, measured beside the
-others) turns each budget of minutes into a number of epochs, stored in plan.json so a resumed run
-keeps it (so run it alone: a busy machine's rates would be baked in). Each candidate then trains to that many epochs (with --keep, a stopped run goes on from
-its last checkpoint, across sessions) and is scored by compute_fid.py: the standard FID of 5,000
-generated images against the whole set, precision/recall/density/coverage and copies. Each result
+the CPU time each candidate's epoch costs, not by a wall clock that other processes disturb: each
+candidate trains its first epochs, the candidates in turn, and the process CPU time of its cheaper
+of epochs 3 and 4 (steady state; the first traces the step) gives its images per second of this
+2-core CPU, which turns each budget of minutes into a number of epochs, stored in plan.json so a
+resumed run keeps it. Other load still costs a little (TensorFlow's threads spin while they wait,
+and caches are shared), so a quiet machine gives the cleanest plan. Each candidate then trains to
+that many epochs (with --keep, a stopped run goes on from its last checkpoint) and is scored by
+compute_fid.py: the standard FID of 5,000 generated images against the whole set,
+precision/recall/density/coverage and copies. Each result
 is one line and one record in results.jsonl; grids and metrics are copied to --grids.
 """
 import json
 import math
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,9 +35,13 @@ CANDIDATES = {
     "g64_b32": {"g_filters": 64, "batch_size": 32},
     "g64_lr1e-4": {"g_filters": 64, "g_lr": 1e-4, "d_lr": 1e-4},
 }
-# Epochs 2..RATE_EPOCHS set each candidate's images/s (the first one traces the step): the fastest of
-# them, since other load only ever adds time (the rule timeit follows). Run this bench alone.
-RATE_EPOCHS = 3
+# Epochs after the first two are timed, TIMED_EPOCHS of them, and the cheaper one sets the rate:
+# other load only ever adds CPU time (spinning threads, shared caches).
+FIRST_TIMED_EPOCH = 3
+TIMED_EPOCHS = 2
+# The cores a training process uses (TensorFlow's thread pools take them all): CPU seconds per
+# wall-clock second of a quiet machine.
+CORES = os.cpu_count()
 
 
 def add_arguments(parser):
@@ -49,23 +58,28 @@ def add_arguments(parser):
     parser.add_argument("--grids", default=str(REPO / "bench" / "grids"), help="where grids and metrics are copied")
 
 
-def _rate(root):
-    from training.progress import SessionProgress
-    rows = SessionProgress(Path(root) / "training_1").rows()
-    return max(row["images_per_sec"] for row in rows[1:RATE_EPOCHS])
-
-
-def _plan(args, root):
-    """{candidate: images/s}, measured once (RATE_EPOCHS epochs each, in turn) and kept in plan.json."""
+def _plan(args, root, count):
+    """{candidate: images/s of this CPU}, measured once in turn and kept in plan.json."""
     import runs
+    from training import sessions
     path = root / "plan.json"
     plan = json.loads(path.read_text()) if path.exists() else {}
-    missing = [name for name in args.candidates if name not in plan]
-    for epoch in range(1, RATE_EPOCHS + 1):
-        for name in missing:
+    cpu_seconds = {name: [] for name in args.candidates if name not in plan}
+    epoch = 0
+    while any(len(seconds) < TIMED_EPOCHS for seconds in cpu_seconds.values()):
+        epoch += 1
+        for name, seconds in cpu_seconds.items():
+            if len(seconds) == TIMED_EPOCHS:
+                continue
+            session = sessions.session_dir(root / name, 1)
+            trained = max(sessions.checkpoint_epochs(session, report_fallback=False) or [0]) \
+                if session.is_dir() else 0
+            start = time.process_time()
             runs.train_session(root / name, _overrides(args, name), epoch, config_path=CONFIG)
-    for name in missing:
-        plan[name] = _rate(root / name)
+            if epoch >= FIRST_TIMED_EPOCH and trained < epoch:  # an epoch trained now, not kept from before
+                seconds.append(time.process_time() - start)
+    for name, seconds in cpu_seconds.items():
+        plan[name] = round(count * CORES / min(seconds), 2)
     path.write_text(json.dumps(plan, indent=1))
     return plan
 
@@ -98,7 +112,7 @@ def run(args):
     root.mkdir(parents=True, exist_ok=True)
     from data.datasets import load_folder
     count = args.subset or len(load_folder(args.data, 64, 3, cache_dir=str(Path(args.keep) / "cache")).images)
-    plan = _plan(args, root)
+    plan = _plan(args, root, count)
     results_path = root / "results.jsonl"
     done = {(r["candidate"], r["minutes"]) for r in map(json.loads, results_path.read_text().splitlines())} \
         if results_path.exists() else set()
@@ -106,7 +120,7 @@ def run(args):
         for name in args.candidates:
             if (name, minutes) in done:
                 continue
-            epochs = max(RATE_EPOCHS, math.floor(minutes * 60 * plan[name] / count))
+            epochs = max(FIRST_TIMED_EPOCH + TIMED_EPOCHS - 1, math.floor(minutes * 60 * plan[name] / count))
             rows = runs.train_session(root / name, _overrides(args, name), epochs, config_path=CONFIG)
             session = root / name / "training_1"
             runs.copy_outputs(session, Path(args.grids) / f"{root.name}_{name}")
