@@ -1,7 +1,7 @@
 """bench.py colour-recipe: 64x64 recipes on a real small colour set, at equal CPU time.
 
     python bench/bench.py colour-recipe --data bench/.data/emoji-apple --keep bench/.runs \\
-        --fid-weights bench/.data/pt_inception-2015-12-05-converted.pth --minutes 30
+        --weights bench/.data/pt_inception-2015-12-05-converted.pth --minutes 30
 
 Every candidate is configs/image_folder_64.yaml with a few overrides. Equal CPU time is set by
 throughput, not by a wall clock that other processes disturb: each candidate first trains three
@@ -17,6 +17,8 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+
+import runs
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "image_folder_64.yaml"
@@ -44,9 +46,9 @@ def add_arguments(parser):
     parser.add_argument("--minutes", type=float, nargs="+", default=[30.0],
                         help="CPU budgets, each a score of every candidate (default 30)")
     parser.add_argument("--num", type=int, default=5000, help="generated images per score (default 5000)")
-    parser.add_argument("--fid-weights", default="standard", help="compute_fid.py's --weights")
-    parser.add_argument("--keep", required=True, help="where the sessions, plan.json and results.jsonl stay")
-    parser.add_argument("--grids", default=str(REPO / "bench" / "grids"), help="where grids and metrics are copied")
+    runs.add_weights(parser)
+    runs.add_keep(parser, required=True)
+    runs.add_grids(parser)
 
 
 def _rate(root):
@@ -57,7 +59,6 @@ def _rate(root):
 
 def _plan(args, root):
     """{candidate: images/s}, measured once (RATE_EPOCHS epochs each, in turn) and kept in plan.json."""
-    import runs
     path = root / "plan.json"
     plan = json.loads(path.read_text()) if path.exists() else {}
     missing = [name for name in args.candidates if name not in plan]
@@ -79,7 +80,7 @@ def _score(args, root, name):
     """compute_fid.py's values for the candidate's newest checkpoint against the whole set."""
     command = [sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(root / name), "--fake", "1",
                "--real", str(Path(args.data).resolve()), "--num", str(args.num), "--num-real", "0", "--prdc",
-               "--copies", "1000", "--weights", args.fid_weights, "--image-size", "64",
+               "--copies", "1000", "--weights", args.weights, "--image-size", "64",
                "--cache-dir", str(Path(args.keep).resolve() / "cache" / "fid")]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     values = {}
@@ -91,7 +92,6 @@ def _score(args, root, name):
 
 
 def run(args):
-    import runs
     from quality import report
     from training import sessions
     root = Path(args.keep) / f"colour_recipe{'_' + str(args.subset) if args.subset else ''}"
