@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from utils import cli  # noqa: E402
+
 import colour  # noqa: E402
 import colour_augment  # noqa: E402
 import fid_reference  # noqa: E402
@@ -75,4 +77,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)  # a UserError (a set smaller than a batch, a missing folder) is one line, not a traceback

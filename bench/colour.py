@@ -35,6 +35,7 @@ CANDIDATES = {
 # Epochs 2..RATE_EPOCHS set each candidate's images/s (the first one traces the step): the fastest of
 # them, since other load only ever adds time (the rule timeit follows). Run this bench alone.
 RATE_EPOCHS = 3
+COPIES = 1000  # generated images checked for copies of the set (at most --num: compute_fid.py's rule)
 
 
 def add_arguments(parser):
@@ -46,6 +47,7 @@ def add_arguments(parser):
     parser.add_argument("--minutes", type=float, nargs="+", default=[30.0],
                         help="CPU budgets, each a score of every candidate (default 30)")
     parser.add_argument("--num", type=int, default=5000, help="generated images per score (default 5000)")
+    runs.add_set(parser)
     runs.add_weights(parser)
     runs.add_keep(parser, required=True)
     runs.add_grids(parser)
@@ -72,19 +74,22 @@ def _plan(args, root):
 
 
 def _overrides(args, name):
-    return dict(CANDIDATES[name], data_dir=str(Path(args.data).resolve()), max_images=args.subset,
-                cache_dir=str(Path(args.keep).resolve() / "cache"), checkpoint_every=1, max_to_keep=3)
+    from training import config
+    return dict(config.parse_overrides(args.set), **CANDIDATES[name], data_dir=str(Path(args.data).resolve()),
+                max_images=args.subset, cache_dir=str(Path(args.keep).resolve() / "cache"), checkpoint_every=1, max_to_keep=3)
 
 
 def _score(args, root, name):
     """compute_fid.py's values for the candidate's newest checkpoint against the whole set."""
     command = [sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(root / name), "--fake", "1",
                "--real", str(Path(args.data).resolve()), "--num", str(args.num), "--num-real", "0", "--prdc",
-               "--copies", "1000", "--weights", args.weights, "--image-size", "64",
+               "--copies", str(min(COPIES, args.num)), "--weights", args.weights, "--image-size", "64",
                "--cache-dir", str(Path(args.keep).resolve() / "cache" / "fid")]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"compute_fid.py failed for {name}:\n{out.stdout}{out.stderr}")
     values = {}
-    for line in out.splitlines():
+    for line in out.stdout.splitlines():
         key, sep, value = line.partition(": ")
         if sep and key in ("FID", "precision", "recall", "density", "coverage", "copies"):
             values[key.lower()] = float(value.split()[0])
@@ -92,6 +97,7 @@ def _score(args, root, name):
 
 
 def run(args):
+    from data.pipeline import steps_per_epoch
     from quality import report
     from training import sessions
     root = Path(args.keep) / f"colour_recipe{'_' + str(args.subset) if args.subset else ''}"
@@ -113,7 +119,7 @@ def run(args):
             values = _score(args, root, name)
             batch_size = sessions.read_stored_config(session)["batch_size"]
             record = dict(candidate=name, minutes=minutes, epochs=epochs, images_per_sec=plan[name],
-                          steps=epochs * math.ceil(count / batch_size), r_t=rows[epochs - 1]["r_t"],
+                          steps=epochs * steps_per_epoch(count, batch_size), r_t=rows[epochs - 1]["r_t"],
                           augment_p=rows[epochs - 1].get("augment_p"), **values)
             with open(results_path, "a") as f:
                 f.write(json.dumps(record) + "\n")

@@ -69,14 +69,15 @@ def run(args):
     extractor = inception.InceptionFeatures(args.weights)
     real = _real_stats(args, extractor)
     count = min(args.subset, real.count) if args.subset else real.count
-    for epoch in range(args.score_every, args.epochs + 1, args.score_every):
+    scored = sorted({*range(args.score_every, args.epochs, args.score_every), args.epochs})  # the last one too
+    for previous, epoch in zip([0, *scored], scored):
         for arm in args.arms:
             if (arm, epoch) in done:
                 continue
             rows = runs.train_session(root / arm, _overrides(args, arm), epoch, config_path=CONFIG)
             state, _ = session_state.load_session(root / arm, 1, epoch)
             fid = sources.fid_of_generator(state.ema_generator, state.cfg, real, args.num, extractor, seed=0)
-            stretch = rows[epoch - args.score_every:epoch]  # the epochs since the last score
+            stretch = rows[previous:epoch]  # the epochs since the last score
             record = dict(arm=arm, epoch=epoch, steps=epoch * steps_per_epoch(count, state.cfg["batch_size"]),
                           fid=fid, r_t=rows[epoch - 1]["r_t"], r_t_stretch_min=min(r["r_t"] for r in stretch),
                           augment_p=rows[epoch - 1].get("augment_p"),
