@@ -1,10 +1,11 @@
 """The benchmark script: its command line, its side-by-side comparison, and real scaled-down runs."""
+import json
 import re
 import sys
 
 import pytest
 
-from conftest import REPO, run_script
+from conftest import REPO, make_image_folder, run_script
 
 sys.path.insert(0, str(REPO / "bench"))
 import bench  # noqa: E402
@@ -93,6 +94,57 @@ def test_a_benchmark_session_keeps_its_grids_metrics_and_plot(gray_session, tmp_
                                                                       "losses.png", "metrics.csv"]
     rows = (tmp_path / "kept" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,") and [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
+
+
+def colour_folder(tmp_path):
+    """Two class folders of 8 small RGB images: the layout of bench/.data/emoji-apple."""
+    for number, name in enumerate(("Activities", "Food_and_Drink")):
+        make_image_folder(tmp_path / "colour" / name, count=8, seed=number)
+    return tmp_path / "colour"
+
+
+# Tiny networks and batches for the 64x64 folder config; random Inception weights (offline).
+TINY_COLOUR = ["--set", "g_filters=8", "--set", "d_filters=8", "--set", "batch_size=8", "--set", "precision=float32",
+               "--num", "8", "--weights", "random"]
+
+
+def records(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_colour_augment_scores_every_arm_and_goes_on_from_its_kept_sessions(tmp_path):
+    command = ["bench/bench.py", "colour-augment", "--data", colour_folder(tmp_path), "--keep", tmp_path / "keep",
+               "--grids", tmp_path / "grids", "--subset", "16", "--image-size", "32", "--arms", "none", "ada",
+               *TINY_COLOUR]
+    out = run_script(*command, "--epochs", "2", "--score-every", "1")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = [line.split()[:3] for line in out.stdout.splitlines() if line.startswith("colour-augment ")]
+    assert lines == [["colour-augment", arm, f"epoch={epoch}"] for epoch in (1, 2) for arm in ("none", "ada")]
+    results = tmp_path / "keep" / "colour_augment_16_32" / "results.jsonl"
+    assert [(r["arm"], r["epoch"], r["steps"]) for r in records(results)] == [
+        ("none", 1, 2), ("ada", 1, 2), ("none", 2, 4), ("ada", 2, 4)]
+    assert sorted(p.name for p in (tmp_path / "grids" / "colour_augment_16_32_ada").iterdir()) == [
+        "epoch_0001.png", "epoch_0002.png", "losses.png", "metrics.csv"]
+    # Run again to epoch 3, scored every 2: epoch 2 is done, and the last epoch is scored though 3 is not a multiple of 2.
+    out = run_script(*command, "--epochs", "3", "--score-every", "2")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "Restored session 1" in out.stdout
+    assert [(r["arm"], r["epoch"]) for r in records(results)][4:] == [("none", 3), ("ada", 3)]
+
+
+@pytest.mark.slow
+def test_colour_recipe_calibrates_trains_and_scores_a_candidate(tmp_path):
+    out = run_script("bench/bench.py", "colour-recipe", "--data", colour_folder(tmp_path), "--keep", tmp_path / "keep",
+                     "--grids", tmp_path / "grids", "--subset", "16", "--candidates", "paper", "--minutes", "0.0001",
+                     *TINY_COLOUR)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    line = next(line for line in out.stdout.splitlines() if line.startswith("colour-recipe paper "))
+    values = dict(re.findall(r"(\w+)=(\S+)", line))
+    assert values["epochs"] == "3" and values["steps"] == "6"  # the three calibration epochs of 2 whole batches
+    assert {"fid", "precision", "recall", "density", "coverage", "copies"} <= set(values)
+    (record,) = records(tmp_path / "keep" / "colour_recipe_16" / "results.jsonl")
+    assert record["candidate"] == "paper" and record["images_per_sec"] > 0
 
 
 def test_the_gpu_check_is_a_valid_script_that_stays_in_the_checkout():
