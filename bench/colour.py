@@ -1,7 +1,7 @@
 """bench.py colour-recipe: 64x64 recipes on a real small colour set, at equal CPU time.
 
     python bench/bench.py colour-recipe --data bench/.data/emoji-apple --keep bench/.runs \\
-        --fid-weights bench/.data/pt_inception-2015-12-05-converted.pth --minutes 30
+        --weights bench/.data/pt_inception-2015-12-05-converted.pth --minutes 30
 
 Every candidate is configs/image_folder_64.yaml with a few overrides. Equal CPU time is set by
 the CPU time each candidate's epoch costs, not by a wall clock that other processes disturb: each
@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import runs
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "image_folder_64.yaml"
 # Overrides of configs/image_folder_64.yaml (the DCGAN paper's 64x64 networks, batch 64, ADA).
@@ -42,6 +44,7 @@ TIMED_EPOCHS = 2
 # The cores a training process uses (TensorFlow's thread pools take them all): CPU seconds per
 # wall-clock second of a quiet machine.
 CORES = os.cpu_count()
+COPIES = 1000  # generated images checked for copies of the set (at most --num: compute_fid.py's rule)
 
 
 def add_arguments(parser):
@@ -53,14 +56,14 @@ def add_arguments(parser):
     parser.add_argument("--minutes", type=float, nargs="+", default=[30.0],
                         help="CPU budgets, each a score of every candidate (default 30)")
     parser.add_argument("--num", type=int, default=5000, help="generated images per score (default 5000)")
-    parser.add_argument("--fid-weights", default="standard", help="compute_fid.py's --weights")
-    parser.add_argument("--keep", required=True, help="where the sessions, plan.json and results.jsonl stay")
-    parser.add_argument("--grids", default=str(REPO / "bench" / "grids"), help="where grids and metrics are copied")
+    runs.add_set(parser)
+    runs.add_weights(parser)
+    runs.add_keep(parser, required=True)
+    runs.add_grids(parser)
 
 
 def _plan(args, root, count):
     """{candidate: images/s of this CPU}, measured once in turn and kept in plan.json."""
-    import runs
     from training import sessions
     path = root / "plan.json"
     plan = json.loads(path.read_text()) if path.exists() else {}
@@ -85,19 +88,22 @@ def _plan(args, root, count):
 
 
 def _overrides(args, name):
-    return dict(CANDIDATES[name], data_dir=str(Path(args.data).resolve()), max_images=args.subset,
-                cache_dir=str(Path(args.keep).resolve() / "cache"), checkpoint_every=1, max_to_keep=3)
+    from training import config
+    return dict(config.parse_overrides(args.set), **CANDIDATES[name], data_dir=str(Path(args.data).resolve()),
+                max_images=args.subset, cache_dir=str(Path(args.keep).resolve() / "cache"), checkpoint_every=1, max_to_keep=3)
 
 
 def _score(args, root, name):
     """compute_fid.py's values for the candidate's newest checkpoint against the whole set."""
     command = [sys.executable, str(REPO / "compute_fid.py"), "--checkpoint-root", str(root / name), "--fake", "1",
                "--real", str(Path(args.data).resolve()), "--num", str(args.num), "--num-real", "0", "--prdc",
-               "--copies", "1000", "--weights", args.fid_weights, "--image-size", "64",
+               "--copies", str(min(COPIES, args.num)), "--weights", args.weights, "--image-size", "64",
                "--cache-dir", str(Path(args.keep).resolve() / "cache" / "fid")]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"compute_fid.py failed for {name}:\n{out.stdout}{out.stderr}")
     values = {}
-    for line in out.splitlines():
+    for line in out.stdout.splitlines():
         key, sep, value = line.partition(": ")
         if sep and key in ("FID", "precision", "recall", "density", "coverage", "copies"):
             values[key.lower()] = float(value.split()[0])
@@ -105,7 +111,7 @@ def _score(args, root, name):
 
 
 def run(args):
-    import runs
+    from data.pipeline import steps_per_epoch
     from quality import report
     from training import sessions
     root = Path(args.keep) / f"colour_recipe{'_' + str(args.subset) if args.subset else ''}"
@@ -127,7 +133,7 @@ def run(args):
             values = _score(args, root, name)
             batch_size = sessions.read_stored_config(session)["batch_size"]
             record = dict(candidate=name, minutes=minutes, epochs=epochs, images_per_sec=plan[name],
-                          steps=epochs * math.ceil(count / batch_size), r_t=rows[epochs - 1]["r_t"],
+                          steps=epochs * steps_per_epoch(count, batch_size), r_t=rows[epochs - 1]["r_t"],
                           augment_p=rows[epochs - 1].get("augment_p"), **values)
             with open(results_path, "a") as f:
                 f.write(json.dumps(record) + "\n")

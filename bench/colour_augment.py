@@ -1,7 +1,7 @@
 """bench.py colour-augment: augmentation on a real small colour set, until the baseline memorises.
 
     python bench/bench.py colour-augment --data bench/.data/emoji-apple --keep bench/.runs \\
-        --fid-weights bench/.data/pt_inception-2015-12-05-converted.pth --subset 1000 --image-size 32 \\
+        --weights bench/.data/pt_inception-2015-12-05-converted.pth --subset 1000 --image-size 32 \\
         --epochs 600 --score-every 40
 
 Three arms train on the same seeded subset of the set with configs/image_folder_64.yaml (at
@@ -17,6 +17,8 @@ score in results.jsonl.
 import json
 from pathlib import Path
 
+import runs
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "image_folder_64.yaml"
 ARMS = {
@@ -30,15 +32,14 @@ def add_arguments(parser):
     parser.add_argument("--data", required=True, help="the image folder (class subfolders are fine)")
     parser.add_argument("--subset", type=int, default=1000, help="seeded subset trained on (default 1000)")
     parser.add_argument("--image-size", type=int, default=32, choices=(32, 64), help="(default 32)")
-    parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=["g_filters=64"],
-                        help="config override for every arm (repeatable; default g_filters=64)")
+    runs.add_set(parser, default=["g_filters=64"])
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="(default: all three)")
     parser.add_argument("--epochs", type=int, default=600, help="epochs each arm trains to (default 600)")
     parser.add_argument("--score-every", type=int, default=40, help="epochs between scores (default 40)")
     parser.add_argument("--num", type=int, default=2000, help="generated images per score (default 2000)")
-    parser.add_argument("--fid-weights", default="standard", help="compute_fid.py's --weights")
-    parser.add_argument("--keep", required=True, help="where the sessions and results.jsonl stay")
-    parser.add_argument("--grids", default=str(REPO / "bench" / "grids"), help="where grids and metrics are copied")
+    runs.add_weights(parser)
+    runs.add_keep(parser, required=True)
+    runs.add_grids(parser)
 
 
 def _overrides(args, arm):
@@ -56,7 +57,6 @@ def _real_stats(args, extractor):
 
 
 def run(args):
-    import runs
     from data.pipeline import steps_per_epoch
     from metrics import inception, sources
     from quality import report
@@ -66,17 +66,18 @@ def run(args):
     results_path = root / "results.jsonl"
     done = {(r["arm"], r["epoch"]) for r in map(json.loads, results_path.read_text().splitlines())} \
         if results_path.exists() else set()
-    extractor = inception.InceptionFeatures(args.fid_weights)
+    extractor = inception.InceptionFeatures(args.weights)
     real = _real_stats(args, extractor)
     count = min(args.subset, real.count) if args.subset else real.count
-    for epoch in range(args.score_every, args.epochs + 1, args.score_every):
+    scored = sorted({*range(args.score_every, args.epochs, args.score_every), args.epochs})  # the last one too
+    for previous, epoch in zip([0, *scored], scored):
         for arm in args.arms:
             if (arm, epoch) in done:
                 continue
             rows = runs.train_session(root / arm, _overrides(args, arm), epoch, config_path=CONFIG)
             state, _ = session_state.load_session(root / arm, 1, epoch)
             fid = sources.fid_of_generator(state.ema_generator, state.cfg, real, args.num, extractor, seed=0)
-            stretch = rows[epoch - args.score_every:epoch]  # the epochs since the last score
+            stretch = rows[previous:epoch]  # the epochs since the last score
             record = dict(arm=arm, epoch=epoch, steps=epoch * steps_per_epoch(count, state.cfg["batch_size"]),
                           fid=fid, r_t=rows[epoch - 1]["r_t"], r_t_stretch_min=min(r["r_t"] for r in stretch),
                           augment_p=rows[epoch - 1].get("augment_p"),

@@ -33,7 +33,7 @@ REFERENCE_DEPENDENCIES = ["numpy", "scipy", "pillow", "requests", "click", "tqdm
 
 def add_arguments(parser):
     parser.add_argument("--features-images", type=int, default=500, help="images whose features are compared (500)")
-    parser.add_argument("--fid-train", type=int, default=5000, help="training images against the test set (5000)")
+    parser.add_argument("--training-images", type=int, default=5000, help="training images against the test set (5000)")
     parser.add_argument("--generated", type=int, default=5000, help="a session's images against the test set (5000)")
     parser.add_argument("--session", metavar="ROOT:N",
                         help="the session to generate from (default: one trained now for 2 epochs on Fashion-MNIST, "
@@ -123,9 +123,9 @@ def run(args):
         error, magnitude = np.concatenate(errors).mean(), np.concatenate(scale).mean()
         report("fid-reference features", images=args.features_images, mean_abs_diff=error,
                mean_abs_feature=magnitude, relative=error / magnitude, max_abs_diff=worst)
-        subset = np.random.default_rng(0).choice(len(train), args.fid_train, replace=False)
+        subset = np.random.default_rng(0).choice(len(train), args.training_images, replace=False)
         ours, theirs, speed = _fid_pair(extractor, test, train[np.sort(subset)], tmp, "train")
-        report("fid-reference test-vs-train", real=len(test), fake=args.fid_train, ours=ours, reference=theirs,
+        report("fid-reference test-vs-train", real=len(test), fake=args.training_images, ours=ours, reference=theirs,
                relative=abs(ours - theirs) / theirs, images_per_s=speed)
         session = ((lambda r, n: (Path(r), int(n)))(*args.session.rsplit(":", 1)) if args.session
                    else _trained_session())
