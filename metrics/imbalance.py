@@ -123,6 +123,7 @@ def evaluate(real, test, synthesize, class_names, counts, target, repeats, epoch
     class up to target (generation/balance.py's top_up(counts, target) of each class).
     """
     num_classes = len(class_names)
+    rare = np.array(counts) < target
     results = {arm: ArmResult(arm) for arm in ARMS}
     for seed in range(repeats):
         for arm, data in training_sets(real, counts, target, synthesize, seed).items():
@@ -132,7 +133,8 @@ def evaluate(real, test, synthesize, class_names, counts, target, repeats, epoch
             results[arm].class_counts = np.bincount(data.labels, minlength=num_classes).tolist()
             report(f"{arm}, run {seed + 1} of {repeats}: {len(data.labels)} images, "
                    f"{usefulness.training_steps(len(data.labels), epochs)} steps: balanced accuracy "
-                   f"{balanced_accuracy(matrix):.4f}, macro F1 {macro_f1(matrix):.4f}")
+                   f"{balanced_accuracy(matrix):.4f}, macro F1 {macro_f1(matrix):.4f}, rare-class recall "
+                   f"{np.mean(recalls(matrix)[rare]):.4f}")
     return list(results.values())
 
 
@@ -203,7 +205,7 @@ def to_markdown(record, class_names, real_counts, target, title):
                       f"Recall per class (rare: fewer than {target} real images):\n", *per_class])
 
 
-def _plot(record, class_names, title, path):
+def _plot(record, class_names, real_counts, target, title, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -211,7 +213,8 @@ def _plot(record, class_names, title, path):
     by = {(row.arm, row.metric): row.values for row in record}
     groups = [list(SUMMARY), [RECALL + name for name in class_names]]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [1, max(2, len(class_names) / 3)]})
-    for ax, metrics, labels in zip(axes, groups, [list(SUMMARY.values()), class_names]):
+    class_labels = [name + (" (rare)" if count < target else "") for name, count in zip(class_names, real_counts)]
+    for ax, metrics, labels in zip(axes, groups, [list(SUMMARY.values()), class_labels]):
         width = 0.8 / len(ARMS)
         for i, arm in enumerate(ARMS):
             spreads = [usefulness.mean_std(by[arm, m]) for m in metrics]
@@ -233,4 +236,4 @@ def write_records(prefix, record, class_names, real_counts, target, test_count, 
     """PREFIX.csv, PREFIX.md and PREFIX.png, each written atomically; returns the three paths."""
     return usefulness.write_views(prefix, to_csv(record, test_count),
                                   to_markdown(record, class_names, real_counts, target, title),
-                                  lambda path: _plot(record, class_names, title, path))
+                                  lambda path: _plot(record, class_names, real_counts, target, title, path))
