@@ -48,7 +48,7 @@ def parse_args(argv):
     parser.add_argument("--real-counts", nargs="+", metavar="COUNT",
                         help="the imbalanced setting (instead of K and M): real training images of each class, "
                              "as counts in class order (500 500 25), NAME=COUNT pairs for every class, or 'all' "
-                             "(every image the session trained on)")
+                             "(every image the session trained on); put SESSION before it")
     parser.add_argument("--top-up-to", metavar="N",
                         help="with --real-counts: the images per class that oversampling and topping up reach "
                              "(default: the largest count)")
