@@ -4,6 +4,8 @@
     python evaluate_augmentation.py --sessions 3 4 5     # unconditional sessions, one per class:
                                                          # class i is the i-th session
     python evaluate_augmentation.py 2 --real-per-class 50 --synthetic-per-class 2000 --repeats 5
+    python evaluate_augmentation.py 2 --real-counts 500 500 500 500 500 500 500 25 25 25   # imbalanced
+    python evaluate_augmentation.py 2 --real-counts all  # imbalanced: every image the session trained on
 
 A small CNN is trained on: real (K real training images per class), real+synthetic (the same plus
 M generated per class) and synthetic (the M alone: the Classification Accuracy Score), R times each
@@ -11,11 +13,18 @@ M generated per class) and synthetic (the M alone: the Classification Accuracy S
 or the held-out share of an image-folder session (trained with --set holdout=0.1). Prints
 test accuracy mean ± std and writes evaluate_augmentation.csv, .md and .png into the session
 folder (with --sessions: CHECKPOINT_ROOT/evaluate_augmentation_3_4_5.*).
+
+With --real-counts the setting is imbalanced: the classifier is trained on real images with the
+given count per class, on the same with the rare classes' images repeated up to --top-up-to
+(oversampled), and on the same topped up with generated images (as generate_img.py --balance
+would), and scored by balanced accuracy, macro F1 and each class's recall:
+evaluate_augmentation_imbalanced.csv, .md and .png.
 """
 import argparse
 import sys
 from pathlib import Path
 
+from generation.balance import top_up
 from utils import cli
 from utils.errors import UserError
 
@@ -32,10 +41,17 @@ def parse_args(argv):
                         help="unconditional image-folder sessions, one per class, in class order (instead of SESSION)")
     parser.add_argument("--class-names", nargs="+", metavar="NAME",
                         help="with --sessions: a name per session (default: each session's data folder name)")
-    parser.add_argument("--real-per-class", metavar="K", default="100",
+    parser.add_argument("--real-per-class", metavar="K",
                         help="real training images per class, a seeded subset per run (default 100)")
-    parser.add_argument("--synthetic-per-class", metavar="M", default="1000",
+    parser.add_argument("--synthetic-per-class", metavar="M",
                         help="generated images per class, from the averaged generator (default 1000)")
+    parser.add_argument("--real-counts", nargs="+", metavar="COUNT",
+                        help="the imbalanced setting (instead of K and M): real training images of each class, "
+                             "as counts in class order (500 500 25), NAME=COUNT pairs for every class, or 'all' "
+                             "(every image the session trained on); put SESSION before it")
+    parser.add_argument("--top-up-to", metavar="N",
+                        help="with --real-counts: the images per class that oversampling and topping up reach "
+                             "(default: the largest count)")
     parser.add_argument("--repeats", metavar="R", default="3",
                         help="runs of each setting, with seeds 0..R-1 (default 3)")
     parser.add_argument("--epochs", metavar="E", default=None,
@@ -52,8 +68,21 @@ def check_args(args):
         raise UserError("Name either one conditional session (evaluate_augmentation.py SESSION) or one "
                         "unconditional session per class (evaluate_augmentation.py --sessions N1 N2 ...), not "
                         f"{'both' if args.session is not None else 'neither'}.")
-    args.real_per_class = cli.parse_count(args.real_per_class, "--real-per-class", minimum=1)
-    args.synthetic_per_class = cli.parse_count(args.synthetic_per_class, "--synthetic-per-class", minimum=1)
+    if args.real_counts is not None:
+        balanced = [option for option, value in (("--real-per-class", args.real_per_class),
+                                                 ("--synthetic-per-class", args.synthetic_per_class)) if value]
+        if balanced:
+            raise UserError(f"{' and '.join(balanced)} set{'s' if len(balanced) == 1 else ''} the balanced setting "
+                            "(K real and M generated images of every class), --real-counts the imbalanced one (its "
+                            "generated images top the rare classes up to --top-up-to): pass one or the other.")
+        args.top_up_to = args.top_up_to and cli.parse_count(args.top_up_to, "--top-up-to", minimum=1)
+    elif args.top_up_to is not None:
+        raise UserError("--top-up-to is the imbalanced setting's target: pass --real-counts too, e.g. "
+                        "--real-counts 500 500 25 --top-up-to 500.")
+    else:
+        args.real_per_class = cli.parse_count(args.real_per_class or "100", "--real-per-class", minimum=1)
+        args.synthetic_per_class = cli.parse_count(args.synthetic_per_class or "1000", "--synthetic-per-class",
+                                                   minimum=1)
     args.repeats = cli.parse_count(args.repeats, "--repeats", minimum=1)
     args.epochs = 10 if args.epochs is None else cli.parse_count(args.epochs, "--epochs", minimum=1)
     args.test_num = cli.parse_count(args.test_num, "--test-num")
@@ -113,6 +142,39 @@ def class_configs(root, numbers, names):
     return cfgs, names
 
 
+def requested_counts(values, names):
+    """--real-counts against the class names: a count per class in class order, or None for 'all'."""
+    if values == ["all"]:
+        return None
+    how = (f"Give one count per class in this order ({', '.join(names)}), or NAME=COUNT for every class "
+           "(quote a name with a space), or 'all'.")
+    pairs = [value.rpartition("=") for value in values if "=" in value]
+    if pairs and len(pairs) < len(values):
+        raise UserError(f"--real-counts {' '.join(values)} mixes counts and NAME=COUNT pairs. {how}")
+    if not pairs:
+        if len(values) != len(names):
+            raise UserError(f"--real-counts gives {len(values)} counts for {len(names)} classes. {how}")
+        return [cli.parse_count(v, f"--real-counts: the count of {n!r}", minimum=1) for v, n in zip(values, names)]
+    given = [name for name, _, _ in pairs]
+    unknown = [name for name in given if name not in names]
+    twice = sorted({name for name in given if given.count(name) > 1})
+    missing = [name for name in names if name not in given]
+    for problem, listed in (("names classes the session does not have", unknown), ("names twice", twice),
+                            ("gives no count for", missing)):
+        if listed:
+            raise UserError(f"--real-counts {problem}: {', '.join(map(repr, listed))}. {how}")
+    counts = {name: cli.parse_count(count, f"--real-counts {name}=", minimum=1) for name, _, count in pairs}
+    return [counts[name] for name in names]
+
+
+def check_target(counts, target, names):
+    """Refuse a target that no class is below: there would be nothing to oversample or top up."""
+    if min(counts) >= target:
+        listing = ", ".join(f"{name} {count}" for name, count in zip(names, counts))
+        raise UserError(f"Every class has at least {target} real images ({listing}), so no class is rare and "
+                        f"there is nothing to oversample or top up: pass --top-up-to above {min(counts)}.")
+
+
 def main(argv=None):
     args = check_args(parse_args(argv))
     try:
@@ -129,15 +191,23 @@ def _run(args):
         cfgs, names = [conditional_config(root, args.session)], None
     else:
         cfgs, names = class_configs(root, args.sessions, args.class_names)
+    counts = None if args.real_counts is None else requested_counts(args.real_counts, names or cfgs[0]["class_names"])
+    if counts:
+        check_target(counts, args.top_up_to or max(counts), names or cfgs[0]["class_names"])
     cli.load_tensorflow()
-    from metrics import usefulness
+    from metrics import imbalance, usefulness
     from training import state as session_state
 
     real, test, names, test_source = load_images(usefulness, cfgs, names, args)
     hint = ("Pass a larger --test-num." if args.test_num else
             "Train a new session with a larger holdout share, or add images to that class.")
     usefulness.check_test_classes(test, names, hint)
-    usefulness.check_real_counts(real, names, args.real_per_class)
+    if args.real_counts is None:
+        usefulness.check_real_counts(real, names, args.real_per_class)
+    else:
+        counts = imbalance.check_counts(real, names, counts)
+        args.top_up_to = args.top_up_to or max(counts)
+        check_target(counts, args.top_up_to, names)
 
     numbers = [args.session] if args.session is not None else args.sessions
     loaded = [session_state.load_session(root, number) for number in numbers]
@@ -146,18 +216,36 @@ def _run(args):
           f"test: {len(test.labels)} images, {test_source}.", flush=True)
 
     generators = [(state.ema_generator, state.cfg) for state, _ in loaded]
-    synthesize = usefulness.synthesizer(generators, len(names), args.synthetic_per_class)
-    results = usefulness.evaluate(real, test, synthesize, names, args.real_per_class, args.repeats, args.epochs,
-                                  report=lambda line: print(line, flush=True))
-    title = (f"{epochs}: K={args.real_per_class} real, M={args.synthetic_per_class} synthetic per class, "
-             f"{args.repeats} run{'s' if args.repeats > 1 else ''}, {len(test.labels)} held-out test images")
-    prefix = (Path(root) / f"training_{args.session}" / "evaluate_augmentation" if args.session is not None
-              else Path(root) / ("evaluate_augmentation_" + "_".join(map(str, args.sessions))))
-    paths = usefulness.write_records(prefix, results, args.real_per_class, args.synthetic_per_class,
-                                     len(test.labels), title)
-    print("\n" + usefulness.to_markdown(results, title))
+    runs = f"{args.repeats} run{'s' if args.repeats > 1 else ''}, {len(test.labels)} held-out test images"
+    report = lambda line: print(line, flush=True)  # noqa: E731
+    if args.real_counts is None:
+        synthesize = usefulness.synthesizer(generators, len(names), args.synthetic_per_class)
+        results = usefulness.evaluate(real, test, synthesize, names, args.real_per_class, args.repeats, args.epochs,
+                                      report=report)
+        title = f"{epochs}: K={args.real_per_class} real, M={args.synthetic_per_class} synthetic per class, {runs}"
+        paths = usefulness.write_records(records_prefix(args, ""), results, args.real_per_class,
+                                         args.synthetic_per_class, len(test.labels), title)
+        print("\n" + usefulness.to_markdown(results, title))
+    else:
+        synthesize = usefulness.synthesizer(generators, len(names), top_up(counts, args.top_up_to))
+        results = imbalance.evaluate(real, test, synthesize, names, counts, args.top_up_to, args.repeats,
+                                     args.epochs, report=report)
+        title = (f"{epochs}: real images per class {' '.join(map(str, counts))}, topped up or oversampled to "
+                 f"{args.top_up_to}, {runs}")
+        record = imbalance.rows(results, names, counts, args.top_up_to)
+        paths = imbalance.write_records(records_prefix(args, "_imbalanced"), record, names, counts, args.top_up_to,
+                                        len(test.labels), title)
+        print("\n" + imbalance.to_markdown(record, names, counts, args.top_up_to, title))
     print(f"Written: {', '.join(map(str, paths))}")
     return 0
+
+
+def records_prefix(args, setting):
+    """CHECKPOINT_ROOT/training_N/evaluate_augmentation{setting}, or with --sessions
+    CHECKPOINT_ROOT/evaluate_augmentation{setting}_3_4_5."""
+    if args.session is not None:
+        return Path(args.checkpoint_root) / f"training_{args.session}" / f"evaluate_augmentation{setting}"
+    return Path(args.checkpoint_root) / "_".join([f"evaluate_augmentation{setting}", *map(str, args.sessions)])
 
 
 def load_images(usefulness, cfgs, names, args):

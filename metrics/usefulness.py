@@ -96,10 +96,14 @@ def train_classifier(data, num_classes, seed, epochs, width=WIDTH):
     return model
 
 
+def predicted(model, data):
+    """(N,) the class of each of data's images: the one with the highest logit."""
+    return np.argmax(model.predict(data.images, batch_size=256, verbose=0), axis=1)
+
+
 def accuracy(model, data):
     """The share of data's images whose highest logit is at their label."""
-    logits = model.predict(data.images, batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=1) == data.labels))
+    return float(np.mean(predicted(model, data) == data.labels))
 
 
 # --- the images -------------------------------------------------------------------------------
@@ -154,29 +158,39 @@ def check_real_counts(real, class_names, per_class):
                         f"{'; '.join(short)}. {fix}")
 
 
+def per_class_counts(per_class, num_classes):
+    """A count for each class: per_class itself when it is a list (one per class), else per_class for every class."""
+    return list(per_class) if isinstance(per_class, (list, tuple)) else [per_class] * num_classes
+
+
 def real_subset(labels, num_classes, per_class, seed):
-    """Sorted indices of a seeded per_class images of each class."""
+    """Sorted indices of a seeded per_class images of each class (per_class: one count, or one per class)."""
     rng = np.random.default_rng([seed, 11])
-    chosen = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in range(num_classes)]
+    chosen = [rng.choice(np.flatnonzero(labels == c), count, replace=False)
+              for c, count in enumerate(per_class_counts(per_class, num_classes))]
     return np.sort(np.concatenate(chosen))
 
 
 def generated(generator, cfg, count, seed, labels=None):
     """count images of a generator as uint8, the form they take as files in a training set."""
+    size, channels = cfg["image_size"], cfg["channels"]
     batches = models.sample_batches(generator, cfg, count, seed, GENERATOR_BATCH, labels)
-    return np.concatenate([imaging.to_uint8(batch) for batch in batches])
+    return np.concatenate([np.zeros((0, size, size, channels), np.uint8)]
+                          + [imaging.to_uint8(batch) for batch in batches])
 
 
 def synthesizer(generators, num_classes, per_class):
-    """seed -> LabelledImages of per_class generated images of each class. generators: [(generator,
-    cfg)], one conditional generator for every class, or one unconditional generator per class."""
+    """seed -> LabelledImages of per_class generated images of each class (per_class: one count, or
+    one per class, 0 for none). generators: [(generator, cfg)], one conditional generator for every
+    class, or one unconditional generator per class."""
+    counts = per_class_counts(per_class, num_classes)
+
     def synthesize(seed):
         if len(generators) == 1:
-            labels = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
+            labels = np.repeat(np.arange(num_classes, dtype=np.int32), counts)
             return LabelledImages(generated(*generators[0], len(labels), seed, labels), labels)
-        return LabelledImages.join([LabelledImages(generated(generator, cfg, per_class, seed),
-                                                   np.full(per_class, label, np.int32))
-                                    for label, (generator, cfg) in enumerate(generators)])
+        return LabelledImages.join([LabelledImages(generated(generator, cfg, count, seed), np.full(count, label, np.int32))
+                                    for label, ((generator, cfg), count) in enumerate(zip(generators, counts))])
     return synthesize
 
 
@@ -190,12 +204,16 @@ class Result:
 
     @property
     def mean(self):
-        return float(np.mean(self.accuracies))
+        return mean_std(self.accuracies)[0]
 
     @property
     def std(self):
-        """Sample standard deviation over the runs; None for a single run."""
-        return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else None
+        return mean_std(self.accuracies)[1]
+
+
+def mean_std(values):
+    """(mean, sample standard deviation) over runs; the deviation is None for a single run."""
+    return float(np.mean(values)), (float(np.std(values, ddof=1)) if len(values) > 1 else None)
 
 
 def evaluate(real, test, synthesize, class_names, real_per_class, repeats, epochs, report=print, width=WIDTH):
@@ -221,15 +239,14 @@ def evaluate(real, test, synthesize, class_names, real_per_class, repeats, epoch
 
 def paired_gain(results):
     """(mean, std or None) over the runs of accuracy(real+synthetic) - accuracy(real), run by run."""
-    by_setting = {r.setting: np.array(r.accuracies) for r in results}
-    gain = by_setting["real+synthetic"] - by_setting["real"]
-    return float(gain.mean()), (float(gain.std(ddof=1)) if len(gain) > 1 else None)
+    by_setting = {r.setting: r.accuracies for r in results}
+    return mean_std(np.subtract(by_setting["real+synthetic"], by_setting["real"]))
 
 
 # --- the records ------------------------------------------------------------------------------
 
-def _pm(mean, std):
-    return f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}")
+def plus_minus(mean, std, signed=False):
+    return f"{mean:{'+' if signed else ''}.4f}" + ("" if std is None else f" ± {std:.4f}")
 
 
 def to_csv(results, real_per_class, synthetic_per_class, test_count):
@@ -247,9 +264,9 @@ def to_csv(results, real_per_class, synthetic_per_class, test_count):
 
 def to_markdown(results, title):
     lines = [f"{title}\n", "| setting | training images | test accuracy (mean ± std) |", "|---|---:|---:|"]
-    lines += [f"| {r.setting} | {r.train_images} | {_pm(r.mean, r.std)} |" for r in results]
+    lines += [f"| {r.setting} | {r.train_images} | {plus_minus(r.mean, r.std)} |" for r in results]
     gain = paired_gain(results)
-    lines += ["", f"real+synthetic − real, run by run: {'+' if gain[0] >= 0 else ''}{_pm(*gain)}"]
+    lines += ["", f"real+synthetic − real, run by run: {plus_minus(*gain, signed=True)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -274,13 +291,18 @@ def _plot(results, title, path):
 
 def write_records(prefix, results, real_per_class, synthetic_per_class, test_count, title):
     """PREFIX.csv, PREFIX.md and PREFIX.png, each written atomically; returns the three paths."""
+    return write_views(prefix, to_csv(results, real_per_class, synthetic_per_class, test_count),
+                       to_markdown(results, title), lambda target: _plot(results, title, target))
+
+
+def write_views(prefix, csv_text, markdown, plot):
+    """PREFIX.csv, PREFIX.md and PREFIX.png (drawn by plot(path)), each written atomically; returns the paths."""
     prefix = Path(prefix)
     paths = [prefix.with_name(prefix.name + suffix) for suffix in (".csv", ".md", ".png")]
-    texts = (to_csv(results, real_per_class, synthetic_per_class, test_count), to_markdown(results, title))
     try:
-        for path, content in zip(paths, texts):
+        for path, content in zip(paths, (csv_text, markdown)):
             imaging.write_atomic(path, lambda target: Path(target).write_text(content))
-        imaging.write_atomic(paths[2], lambda target: _plot(results, title, target))
+        imaging.write_atomic(paths[2], plot)
     except OSError as e:
         raise UserError(f"Cannot write {prefix}.csv/.md/.png ({e.strerror or e}). Make the folder writable.") from None
     return paths

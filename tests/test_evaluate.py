@@ -175,6 +175,15 @@ def test_unconditional_sessions_one_per_class_are_evaluated_with_their_folder_na
     assert [r["train_images"] for r in rows] == ["8", "16", "8"]
     assert all(0.0 <= float(r["accuracy_mean"]) <= 1.0 and r["accuracy_std"] == "" for r in rows)
     assert (root / "evaluate_augmentation_1_2.png").is_file()
+    # Imbalanced: 'dog' is rare, its session alone generates (none of 'cat', which is at the target).
+    result = run_script("evaluate_augmentation.py", "--checkpoint-root", root, "--sessions", 1, 2, "--real-counts",
+                        "dog=2", "cat=6", "--repeats", 1, "--epochs", 1)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = read_rows(root / "evaluate_augmentation_imbalanced_1_2.csv")
+    counts = {(r["arm"], r["metric"]): r["train_images"] for r in rows if r["metric"].startswith("recall:")}
+    assert counts == {("real", "recall:cat"): "6", ("real", "recall:dog"): "2", ("oversampled", "recall:cat"): "6",
+                      ("oversampled", "recall:dog"): "6", ("topped-up", "recall:cat"): "6",
+                      ("topped-up", "recall:dog"): "6"}
 
 
 def test_a_folder_session_without_held_out_images_is_refused_with_how_to_train_one(conditional, tmp_path):
