@@ -119,7 +119,7 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, imaging.UNCONDITIONAL_GRID)
     if not result.interrupted:
         # Small images are enlarged (nearest neighbour) so the preview is viewable.
-        result.grid = _write_grid(imaging.grid(preview, scale=max(1, 64 // preview.shape[1])), grid_path)
+        result.grid = _write_grid(imaging.grid(preview, scale=imaging.view_scale(preview.shape[1])), grid_path)
     return result
 
 
