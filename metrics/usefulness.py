@@ -105,8 +105,8 @@ def accuracy(model, data):
 # --- the images -------------------------------------------------------------------------------
 
 def training_images(cfg, label=None):
-    """A session's real training images (its held-out share left out) with labels: a conditional
-    session's own, else every image gets `label` (one session per class)."""
+    """A session's real training images (its held-out share left out, class_counts applied) with
+    labels: a conditional session's own, else every image gets `label` (one session per class)."""
     loaded = datasets.load_training_images(cfg)
     labels = loaded.labels if cfg["conditional"] else np.full(len(loaded.images), label, np.int32)
     return LabelledImages(loaded.images, labels), loaded

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from conftest import TINY, run_script, write_idx
-from data import datasets, labels as labels_lib
+from data import datasets, idx, labels as labels_lib
 from training import config, plan
 from utils.errors import UserError
 
@@ -92,7 +92,7 @@ def test_class_folders_give_the_requested_counts_of_the_training_split(tmp_path)
 
 def test_the_metrics_see_the_same_subset_and_key_it_only_when_set(tmp_path):
     from metrics import classes, sources, usefulness
-    cfg = idx_config(numbered_idx(tmp_path / "idx"), class_names=list(datasets.IDX_CLASSES["fashion_mnist"]))
+    cfg = idx_config(numbered_idx(tmp_path / "idx"), class_names=list(idx.FASHION_MNIST_CLASSES))
     trained_on = pixel_ids(datasets.load_training_images(cfg))
     assert len(trained_on) == 7 * 5 + 2 + 2 + 20
     assert pixel_ids(classes.training_set(cfg)) == trained_on
