@@ -102,12 +102,12 @@ def _fid_pair(extractor, real, fake, tmp, name):
 
 def run(args):
     from quality import report
-    from data import datasets
+    from data import idx
     from metrics import inception
     weights = ensure_reference()
     extractor = inception.InceptionFeatures(str(weights))
-    test, _, _ = datasets.load_idx_labelled("fashion_mnist", split="test")
-    train, _, _ = datasets.load_idx_labelled("fashion_mnist", split="train")
+    test, _, _ = idx.load_idx("fashion_mnist", split="test")
+    train, _, _ = idx.load_idx("fashion_mnist", split="train")
     test, train = test[..., None], train[..., None]
     with tempfile.TemporaryDirectory() as tmp:
         half = args.features_images // 2

@@ -31,13 +31,9 @@ SEED = 0
 
 def _fashion_mnist(kind):
     """(images (N, 28, 28, 1) uint8, labels (N,)) of the Debian / Keras IDX files."""
-    import gzip
-    from data.datasets import IDX_DIRS, read_idx_images
-    folder = next(d for d in IDX_DIRS["fashion_mnist"] if (d / f"{kind}-labels-idx1-ubyte.gz").is_file())
-    images = read_idx_images(folder / f"{kind}-images-idx3-ubyte.gz")[..., None]
-    with gzip.open(folder / f"{kind}-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    return images, labels
+    from data.idx import load_idx
+    images, labels, _ = load_idx("fashion_mnist", split="test" if kind == "t10k" else "train", labelled=True)
+    return images[..., None], labels
 
 
 def _build_classifier():
@@ -136,12 +132,10 @@ def intra_class_fd(features, labels, test_features):
 def session_samples(state, count, seed=SEED, raw=False):
     """(count uint8 images of a loaded session's averaged generator, or the raw one with raw, and
     the class asked for of each: every class equally often; None for an unconditional session)."""
-    import models
-    from utils import imaging
+    from metrics.sources import generated_batches
     labels = np.arange(count, dtype=np.int32) % len(state.class_names) if state.class_names else None
     generator = state.generator if raw else state.ema_generator
-    images = np.concatenate(list(models.sample_batches(generator, state.cfg, count, seed, 500, labels)))
-    return imaging.to_uint8(images), labels
+    return np.concatenate(list(generated_batches(generator, state.cfg, count, seed, 500, labels))), labels
 
 
 def session_scores(model, root, session, epoch, count, test_features, seed=SEED, raw=True):

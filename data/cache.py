@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.decode import DEFAULT_BACKGROUND
 from utils import imaging
 
 # Bump when decoding changes, so old entries are not reused. 2: EXIF orientation applied, colour
@@ -23,7 +24,7 @@ from utils import imaging
 FORMAT = 2
 
 
-def folder_key(folder, paths, size, channels, labelled=False, background=(255, 255, 255)):
+def folder_key(folder, paths, size, channels, labelled=False, background=DEFAULT_BACKGROUND):
     """A hex digest naming the decoded form of these files of `folder` (with labels: labelled)."""
     listing = []
     for path in paths:

@@ -1,49 +1,18 @@
-"""Class labels of a training set: IDX label files, and class subfolders of an image folder.
+"""Class labels of a training set: class subfolders of an image folder, the classes' shares, the
+held-out share of each class and a cap on each class (class_counts). The labels of IDX files are
+read in data.idx.
 
 A labelled folder follows keras.utils.image_dataset_from_directory: one subfolder per class
 (hidden ones ignored), class names are the subfolder names sorted, a label is the index of its
 image's subfolder, and images deeper inside a class folder belong to that class.
 """
-import gzip
 import os
-import struct
-import zlib
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from utils.errors import UserError
-
-FASHION_MNIST_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
-                         'Bag', 'Ankle boot')
-MNIST_CLASSES = tuple(str(digit) for digit in range(10))
-IDX_CLASSES = {"fashion_mnist": FASHION_MNIST_CLASSES, "mnist": MNIST_CLASSES}
-
-
-def read_idx_labels(path):
-    """The labels of an IDX1 file (magic 0x00000801) as (N,) int32."""
-    try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError, zlib.error) as e:  # not gzip, truncated, corrupt: one piece of advice
-        raise UserError(f"{path} cannot be read as a gzip file ({type(e).__name__}). "
-                        f"Replace it with the original {Path(path).name}.") from None
-    magic, count = struct.unpack(">II", raw[:8]) if len(raw) >= 8 else (None, None)
-    if magic != 0x801 or len(raw) != 8 + count:
-        raise UserError(f"{path} is not an IDX label file (bad header or size). "
-                        f"Replace it with the original {Path(path).name}.")
-    return np.frombuffer(raw, np.uint8, offset=8).astype(np.int32)
-
-
-def check_idx_labels(labels, image_count, class_names, labels_path):
-    """Refuse labels that cannot belong to these images: another count, or a label past the classes."""
-    if len(labels) != image_count:
-        raise UserError(f"{labels_path} holds {len(labels)} labels but its images file holds {image_count} images. "
-                        "The two files come from different downloads: replace both with one dataset's files.")
-    if len(labels) and labels.max() >= len(class_names):
-        raise UserError(f"{labels_path} holds label {labels.max()}, but the dataset has {len(class_names)} classes. "
-                        "Replace it with the original label file of the dataset.")
 
 
 def _class_of(folder, path):
@@ -120,3 +89,28 @@ def holdout_split(labels, share, seed):
             for members in (np.flatnonzero(labels == label) for label in np.unique(labels))]
     held = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
     return np.setdiff1d(np.arange(len(labels)), held), held
+
+
+def check_class_counts(class_counts, class_names):
+    """Refuse a class_counts list that does not fit the data: an unconditional session (class_names
+    None, no labels to count by) or another number of classes."""
+    if class_names is None:
+        raise UserError("class_counts keeps at most that many training images of each class, which needs the "
+                        "classes of a conditional session. Set conditional: true (with labelled data: Fashion-MNIST, "
+                        "MNIST or one subfolder per class), or drop class_counts.")
+    if len(class_counts) != len(class_names):
+        raise UserError(f"class_counts lists {len(class_counts)} numbers, but the data has {len(class_names)} classes "
+                        f"({', '.join(class_names)}). Give one number per class in that order (0 keeps all of a "
+                        "class), or drop class_counts.")
+
+
+def class_subset(labels, class_counts, seed):
+    """Sorted indices of a seeded subset with at most class_counts[c] images of each class c (all of
+    it when 0 or when it has no more). A pure function of (labels, class_counts, seed)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng([seed, 105])  # a stream of its own, apart from the holdout's (104)
+    kept = []
+    for label, count in enumerate(class_counts):
+        members = np.flatnonzero(labels == label)
+        kept.append(rng.choice(members, count, replace=False) if 0 < count < len(members) else members)
+    return np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)

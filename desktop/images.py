@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from data.datasets import background_rgb, decode_image, load_idx_dataset, scan_folder
+from data.decode import DEFAULT_BACKGROUND, background_rgb, decode_image, scan_folder
+from data.idx import load_idx
 from training import config as config_lib
 from utils import imaging
 from utils.errors import UserError
@@ -27,7 +28,7 @@ def fit_image(image, box):
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def _no_download(name):
+def _no_download(name, split):
     raise RuntimeError("the app shows examples only from files already on disk")
 
 
@@ -39,7 +40,7 @@ def _spread(count, wanted):
 
 
 @functools.lru_cache(maxsize=8)
-def example_grid(dataset, data_dir, size, channels, background="white"):
+def example_grid(dataset, data_dir, size, channels, background=DEFAULT_BACKGROUND):
     """A (H, W, C) uint8 grid of about 21 training images, as the network sees them (cropped,
     resized, transparency over the background); UserError when the data cannot be found. Never
     downloads."""
@@ -57,7 +58,7 @@ def example_grid(dataset, data_dir, size, channels, background="white"):
             raise UserError(f"No usable image in {data_dir}: it needs .jpg, .png, .bmp or .gif files.")
         tiles = np.stack(tiles)
     else:
-        images, _ = load_idx_dataset(dataset, data_dir, download=_no_download)
+        images, _, _ = load_idx(dataset, data_dir, download=_no_download)
         tiles = images[_spread(len(images), EXAMPLES)][..., None]  # IDX files are 28x28 grayscale
     return imaging.grid(tiles, columns=min(EXAMPLE_COLUMNS, len(tiles)))
 

@@ -17,14 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-import models
 from generation.classes import class_folders
+from metrics.sources import generated_batches
 from utils import imaging
 from utils.console import ProgressReport
 from utils.errors import UserError
 
 MIN_DIGITS = 6
-GRID_IMAGES = 64  # the preview grid shows at most this many images (8 x 8)
 # Batches generated but not yet written: the writer can fall this far behind before the
 # generator waits, which keeps memory flat however many images are asked for.
 IN_FLIGHT = 2
@@ -92,8 +91,8 @@ class _Writer:
     def stop(self):
         self._stop.set()
 
-    def write(self, images, first_index):
-        tiles = imaging.to_uint8(images)  # (B, H, W, C) uint8
+    def write(self, tiles, first_index):
+        """tiles: (B, H, W, C) uint8, written as first_index, first_index + 1, ..."""
         for offset, tile in enumerate(tiles):
             if self._stop.is_set():
                 return
@@ -117,11 +116,10 @@ def generate(state, count, seed, out_dir, grid_path, batch_size=256):
     batch, so the same checkpoint, seed and batch size give byte-identical files.
     A Ctrl-C stops the run cleanly: the Result says how many images were written.
     """
-    result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, GRID_IMAGES)
+    result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, imaging.UNCONDITIONAL_GRID)
     if not result.interrupted:
-        tiles = imaging.to_uint8(preview)
         # Small images are enlarged (nearest neighbour) so the preview is viewable.
-        result.grid = _write_grid(imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1])), grid_path)
+        result.grid = _write_grid(imaging.grid(preview, scale=imaging.view_scale(preview.shape[1])), grid_path)
     return result
 
 
@@ -178,7 +176,7 @@ def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size
         previews.append(preview)
         if result.interrupted:
             return run
-    tiles = imaging.to_uint8(np.concatenate(previews))
+    tiles = np.concatenate(previews)
     names = [state.class_names[index] for index in classes]
     run.grid = _write_grid(imaging.class_grid(tiles, names), grid_path)
     return run
@@ -194,7 +192,7 @@ def check_class_folders(out_dir, folders):
 
 
 def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, class_name=None):
-    """(Result, the first `keep` images in [-1, 1]) of writing `count` images into out_dir;
+    """(Result, the first `keep` images as uint8) of writing `count` images into out_dir;
     labels: (count,) class indices for a conditional generator, else None."""
     first = next_index(out_dir)
     width = max(MIN_DIGITS, len(str(first + count - 1)))
@@ -211,12 +209,12 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, cl
 
     writer = _Writer(out_dir, width)
     progress = ProgressReport(count, "images written", unit_name="image")
-    preview = []  # the first `keep` images of this run, in [-1, 1]
+    preview = []  # the first `keep` images of this run
     pending = deque()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
     try:
-        for images in models.sample_batches(state.ema_generator, state.cfg, count, seed, batch_size, labels):
+        for images in generated_batches(state.ema_generator, state.cfg, count, seed, batch_size, labels):
             if done < keep:
                 preview.append(images[:keep - done])
             pending.append(pool.submit(writer.write, images, first + done))

@@ -21,7 +21,7 @@ from utils.errors import UserError, warn
 
 def training_set(cfg):
     """A conditional session's training images with their labels (what training used: the holdout
-    left out), refused when its data no longer has the session's classes."""
+    left out, each class cut to class_counts), refused when its data no longer has the session's classes."""
     loaded = datasets.load_training_images(cfg)
     if loaded.class_names != list(cfg["class_names"]):
         raise UserError(f"The session was trained on the classes {list(cfg['class_names'])}, but its data "

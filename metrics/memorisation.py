@@ -19,7 +19,6 @@ from utils.errors import UserError
 PIXEL_LIMIT = 64  # 64x64x3 = 12288 values an image: larger images are compared in features only
 GRID_PAIRS = 32  # enough pairs to see a pattern, few enough to look at each
 GRID_COLUMNS = 4  # pairs a row
-GRID_SIDE = 64  # smaller images are scaled up (nearest neighbour) to about this, to be seen
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def pairs_grid(fake_pixels, real_pixels, report, pairs=GRID_PAIRS, columns=GRID_
     the generated image, a 1-pixel gap and its nearest real image; pairs are 5 pixels apart."""
     tiles = np.stack([imaging.grid(np.stack([fake_pixels[f], real_pixels[r]]), columns=2, pad=1)
                       for f, r, _ in copies.closest_pairs(report, pairs)])
-    scale = max(1, GRID_SIDE // max(fake_pixels.shape[1:3]))
+    scale = imaging.view_scale(max(fake_pixels.shape[1:3]))
     return imaging.grid(tiles, columns=min(columns, len(tiles)), pad=3, scale=scale)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import models
-from data import cache, datasets
+from data import cache, datasets, decode, idx
 from metrics import fid
 from utils import imaging
 from utils.errors import UserError, warn
@@ -47,23 +47,21 @@ def _file_identity(path):
     return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-def _folder_identity(folder, background=datasets.DEFAULT_BACKGROUND):
+def _folder_identity(folder, background=decode.DEFAULT_BACKGROUND):
     """A digest of the image files below folder with their sizes and mtimes, their count, and the
     rules they are decoded by (statistics of images decoded otherwise are other statistics)."""
-    candidates, _ = datasets.scan_folder(folder)
+    candidates, _ = decode.scan_folder(folder)
     digest = hashlib.sha256()
     for path in candidates:
         stat = Path(path).stat()
         digest.update(f"{Path(path).relative_to(folder)}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
     return {"folder": str(Path(folder).resolve()), "files": digest.hexdigest(), "count": len(candidates),
-            "decoding": cache.FORMAT, "background": list(datasets.background_rgb(background))}
+            "decoding": cache.FORMAT, "background": list(decode.background_rgb(background))}
 
 
 def _idx_identity(name, data_dir):
-    for folder in ([Path(data_dir)] if data_dir else []) + datasets.IDX_DIRS[name]:
-        if datasets.holds_idx(folder):
-            return {"idx": _file_identity(Path(folder) / datasets.IDX_IMAGES)}
-    return {"idx": f"keras download of {name}"}
+    folder = idx.find_idx(name, data_dir)
+    return {"idx": _file_identity(folder / idx.IDX_IMAGES) if folder else f"keras download of {name}"}
 
 
 def _subset(loaded, num):
@@ -74,16 +72,16 @@ def _subset(loaded, num):
 def image_source(text, size, channels, num):
     """The image set that --real/--fake TEXT names: a dataset name, an IDX folder or an image folder."""
     shape = {"size": size, "channels": channels, "num": num}
-    if text in datasets.IDX_DIRS or datasets.holds_idx(Path(text).expanduser()):
-        name, data_dir = (text, None) if text in datasets.IDX_DIRS else ("fashion_mnist", str(Path(text).expanduser()))
+    if text in idx.IDX_DIRS or idx.holds_idx(Path(text).expanduser()):
+        name, data_dir = (text, None) if text in idx.IDX_DIRS else ("fashion_mnist", str(Path(text).expanduser()))
 
         def load_idx():
-            images, where = datasets.load_idx_dataset(name, data_dir)
+            images, _, where = idx.load_idx(name, data_dir)
             return _subset(datasets.TrainingImages(datasets.conform(images, size, channels), where), num)
         return ImageSource(f"{text} (IDX)", dict(_idx_identity(name, data_dir), **shape), load_idx)
     folder = Path(text).expanduser()
     if not folder.is_dir():
-        raise UserError(f"{text}: no such folder, and not a dataset name ({', '.join(datasets.IDX_DIRS)}) or a "
+        raise UserError(f"{text}: no such folder, and not a dataset name ({', '.join(idx.IDX_DIRS)}) or a "
                         ".npz statistics file. Pass an image folder, a dataset name or a .npz file.")
     return ImageSource(f"folder {text}", dict(_folder_identity(folder), **shape),
                        lambda: datasets.load_folder(folder, size, channels, max_images=num, seed=SUBSET_SEED))
@@ -97,8 +95,11 @@ def training_source(cfg, num=NUM_REAL, loaded=None, class_index=None):
             else _idx_identity(cfg["dataset"], cfg["data_dir"]))
     key = dict(data, dataset=cfg["dataset"], max_images=cfg["max_images"], seed=cfg["seed"],
                size=cfg["image_size"], channels=cfg["channels"], num=num)
-    if cfg.get("holdout"):  # held-out images are not in the set; absent at 0, so older entries stay valid
+    # Keys that shrink the set only when set, so the entries of sessions without them stay valid.
+    if cfg.get("holdout"):  # held-out images are not in the set
         key["holdout"] = cfg["holdout"]
+    if cfg.get("class_counts"):  # at most that many images of each class
+        key["class_counts"] = list(cfg["class_counts"])
     label = f"training data ({cfg['data_dir'] or cfg['dataset']})"
     if class_index is not None:
         key["class"] = [class_index, cfg["class_names"][class_index]]

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 from keras import layers
 
-import models
-from data import datasets
+from data import datasets, idx
+from metrics.sources import generated_batches
 from utils import imaging
 from utils.errors import UserError
 
@@ -109,8 +109,8 @@ def accuracy(model, data):
 # --- the images -------------------------------------------------------------------------------
 
 def training_images(cfg, label=None):
-    """A session's real training images (its held-out share left out) with labels: a conditional
-    session's own, else every image gets `label` (one session per class)."""
+    """A session's real training images (its held-out share left out, class_counts applied) with
+    labels: a conditional session's own, else every image gets `label` (one session per class)."""
     loaded = datasets.load_training_images(cfg)
     labels = loaded.labels if cfg["conditional"] else np.full(len(loaded.images), label, np.int32)
     return LabelledImages(loaded.images, labels), loaded
@@ -123,12 +123,12 @@ def held_out_images(cfg, label=None):
         loaded = datasets.load_training_images(cfg, split="holdout")
         labels = loaded.labels if cfg["conditional"] else np.full(len(loaded.images), label, np.int32)
         return LabelledImages(loaded.images, labels), f"the held-out {cfg['holdout']:g} of {loaded.source}"
-    if cfg["data_dir"] and not (Path(cfg["data_dir"]) / datasets.IDX_SPLITS["test"][0]).is_file():
+    if cfg["data_dir"] and not idx.holds_idx(cfg["data_dir"], split="test"):
         # Elsewhere the loader would find the official t10k files, which need not be this data's.
         raise UserError(f"The session trained on the IDX files in {cfg['data_dir']}, which holds no "
-                        f"{datasets.IDX_SPLITS['test'][0]}: the test images must come from the same dataset. "
-                        f"Put its {' and '.join(datasets.IDX_SPLITS['test'])} into {cfg['data_dir']}.")
-    images, labels, source = datasets.load_idx_labelled(cfg["dataset"], cfg["data_dir"], split="test")
+                        f"{idx.IDX_SPLITS['test'][0]}: the test images must come from the same dataset. "
+                        f"Put its {' and '.join(idx.IDX_SPLITS['test'])} into {cfg['data_dir']}.")
+    images, labels, source = idx.load_idx(cfg["dataset"], cfg["data_dir"], split="test", labelled=True)
     return LabelledImages(datasets.conform(images, cfg["image_size"], cfg["channels"]), labels), f"the t10k files ({source})"
 
 
@@ -173,10 +173,8 @@ def real_subset(labels, num_classes, per_class, seed):
 
 def generated(generator, cfg, count, seed, labels=None):
     """count images of a generator as uint8, the form they take as files in a training set."""
-    size, channels = cfg["image_size"], cfg["channels"]
-    batches = models.sample_batches(generator, cfg, count, seed, GENERATOR_BATCH, labels)
-    return np.concatenate([np.zeros((0, size, size, channels), np.uint8)]
-                          + [imaging.to_uint8(batch) for batch in batches])
+    empty = np.zeros((0, cfg["image_size"], cfg["image_size"], cfg["channels"]), np.uint8)  # count may be 0
+    return np.concatenate([empty, *generated_batches(generator, cfg, count, seed, GENERATOR_BATCH, labels)])
 
 
 def synthesizer(generators, num_classes, per_class):

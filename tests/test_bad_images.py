@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import TINY, run_script, snapshot
-from data import datasets
+from data import datasets, decode
 from utils.errors import UserError
 
 RNG = np.random.default_rng(0)
@@ -59,15 +59,15 @@ def test_usable_files_are_used_and_the_rest_listed_with_a_reason(messy_folder):
 
 def test_sixteen_bit_png_is_scaled_not_clipped(messy_folder):
     folder, _, _ = messy_folder
-    assert datasets.decode_image(folder / "sixteen_bit.png", 28, 1).min() == 255
+    assert decode.decode_image(folder / "sixteen_bit.png", 28, 1).min() == 255
     half = folder / "half.png"
     Image.fromarray(np.full((24, 24), 32896, np.uint16)).save(half)
-    assert datasets.decode_image(half, 28, 1).max() == 128
+    assert decode.decode_image(half, 28, 1).max() == 128
 
 
 def test_animated_gif_uses_its_first_frame(messy_folder):
     folder, _, _ = messy_folder
-    assert datasets.decode_image(folder / "animated.gif", 28, 1).max() < 30
+    assert decode.decode_image(folder / "animated.gif", 28, 1).max() < 30
 
 
 def test_strict_turns_bad_files_into_an_error(messy_folder):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import make_image_folder
-from data import cache, datasets
+from data import cache, datasets, decode
 from utils.errors import UserError
 
 
@@ -19,10 +19,10 @@ def test_the_second_load_reads_the_cache_and_matches_a_direct_decode(folder, tmp
     def no_decoding(*args):
         raise AssertionError("decoded again although the folder did not change")
 
-    monkeypatch.setattr(datasets, "_try_decode", no_decoding)
+    monkeypatch.setattr(decode, "_try_decode", no_decoding)
     second = datasets.load_folder(folder, 16, 3, cache_dir=tmp_path / "cache")
     assert "Decoding" not in capsys.readouterr().out
-    direct = np.stack([datasets.decode_image(p, 16, 3) for p in datasets.scan_folder(folder)[0]])
+    direct = np.stack([decode.decode_image(p, 16, 3) for p in decode.scan_folder(folder)[0]])
     assert np.array_equal(np.asarray(first.images), direct) and np.array_equal(np.asarray(second.images), direct)
     order = np.array([5, 0, 3])
     assert np.array_equal(second.images[order], direct[order]) and second.images[1:3].shape == (2, 16, 16, 3)

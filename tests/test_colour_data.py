@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from conftest import REPO, train_session
-from data import cache, datasets
+from data import cache, datasets, decode
 
 sys.path.insert(0, str(REPO / "bench"))
 import emoji_set  # noqa: E402
@@ -45,7 +45,7 @@ def _transparent_files(folder):
 @pytest.mark.parametrize("background, expected", [("white", 255), ("black", 0)])
 def test_transparent_pixels_become_the_background_not_the_stored_colour(tmp_path, name, background, expected):
     path = _transparent_files(tmp_path) / name
-    pixels = datasets.decode_image(path, 32, 3, datasets.background_rgb(background))
+    pixels = decode.decode_image(path, 32, 3, decode.background_rgb(background))
     assert _loud(pixels) == 0
     np.testing.assert_array_equal(pixels[:, :14], expected)  # the transparent half (resizing blurs the edge)
     np.testing.assert_array_equal(pixels[:, 18:], 40)  # the opaque half as stored
@@ -74,7 +74,7 @@ def test_a_photo_with_an_exif_rotation_comes_out_upright(tmp_path):
     exif = image.getexif()
     exif[0x0112] = 6
     image.save(tmp_path / "phone.jpg", exif=exif, quality=95)
-    pixels = datasets.decode_image(tmp_path / "phone.jpg", 16, 3).astype(int)
+    pixels = decode.decode_image(tmp_path / "phone.jpg", 16, 3).astype(int)
     assert pixels[:6].mean() < 30 and pixels[-6:].mean() > 225  # dark top, bright bottom
     assert abs(pixels[:, :6].mean() - pixels[:, -6:].mean()) < 10  # not dark left, bright right
 
@@ -85,15 +85,15 @@ def test_an_srgb_profile_changes_nothing_and_a_broken_one_is_ignored(tmp_path):
     Image.fromarray(pixels).save(tmp_path / "srgb.png", icc_profile=srgb)
     Image.fromarray(pixels).save(tmp_path / "broken.png", icc_profile=b"not a profile")
     Image.fromarray(pixels).save(tmp_path / "plain.png")
-    plain = datasets.decode_image(tmp_path / "plain.png", 16, 3).astype(int)
-    assert np.abs(datasets.decode_image(tmp_path / "srgb.png", 16, 3).astype(int) - plain).max() <= 1
-    np.testing.assert_array_equal(datasets.decode_image(tmp_path / "broken.png", 16, 3), plain)
+    plain = decode.decode_image(tmp_path / "plain.png", 16, 3).astype(int)
+    assert np.abs(decode.decode_image(tmp_path / "srgb.png", 16, 3).astype(int) - plain).max() <= 1
+    np.testing.assert_array_equal(decode.decode_image(tmp_path / "broken.png", 16, 3), plain)
 
 
 def test_cache_entries_decoded_under_the_old_rules_are_decoded_again(tmp_path, monkeypatch):
     folder = _transparent_files(tmp_path / "images")
     entries = tmp_path / "cache" / "images"
-    candidates, _ = datasets.scan_folder(folder)
+    candidates, _ = decode.scan_folder(folder)
     # What an entry written before compositing holds: the loud colour where pixels were transparent.
     monkeypatch.setattr(cache, "FORMAT", 1)
     old_key = cache.folder_key(folder, candidates, 32, 3)

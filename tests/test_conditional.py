@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 import models
-from data import cache, datasets, labels as labels_lib, pipeline
+from data import cache, datasets, decode, idx, labels as labels_lib, pipeline
 from utils.errors import UserError
 
 SMALL = dict(noise_dim=16, g_filters=4, d_filters=4, d_batchnorm=True, d_dropout=0.3, init_std=0.02, seed=3,
@@ -27,7 +27,7 @@ def write_gzip(path, data):
 
 def write_idx_split(folder, images, labels, split="train", label_bytes=None):
     """The IDX images and labels files of a split, as the MNIST distribution names them."""
-    images_file, labels_file = datasets.IDX_SPLITS[split]
+    images_file, labels_file = idx.IDX_SPLITS[split]
     write_gzip(folder / images_file, struct.pack(">IIII", 0x803, len(images), *images.shape[1:]) + images.tobytes())
     if labels is not None:
         write_gzip(folder / labels_file, label_bytes or struct.pack(">II", 0x801, len(labels)) +
@@ -42,30 +42,30 @@ def numbered_images(count):
 def test_idx_labels_are_read_beside_the_images_of_each_split(tmp_path):
     write_idx_split(tmp_path / "idx", numbered_images(5), [3, 1, 4, 1, 5])
     write_idx_split(tmp_path / "idx", numbered_images(3), [9, 2, 6], split="test")
-    images, labels, source = datasets.load_idx_labelled("fashion_mnist", tmp_path / "idx", download=None)
+    images, labels, source = idx.load_idx("fashion_mnist", tmp_path / "idx", download=None, labelled=True)
     assert images.shape == (5, 28, 28) and labels.dtype == np.int32 and labels.tolist() == [3, 1, 4, 1, 5]
     assert source == str(tmp_path / "idx")
-    images, labels, _ = datasets.load_idx_labelled("fashion_mnist", tmp_path / "idx", split="test", download=None)
+    images, labels, _ = idx.load_idx("fashion_mnist", tmp_path / "idx", split="test", download=None, labelled=True)
     assert len(images) == 3 and labels.tolist() == [9, 2, 6]
 
 
 def test_labels_come_from_the_folder_whose_images_were_found(tmp_path, monkeypatch):
     write_gzip(tmp_path / "first" / "train-labels-idx1-ubyte.gz", struct.pack(">II", 0x801, 2) + bytes([7, 7]))
     write_idx_split(tmp_path / "second", numbered_images(2), [0, 1])
-    monkeypatch.setitem(datasets.IDX_DIRS, "mnist", [tmp_path / "first", tmp_path / "second"])
-    _, labels, source = datasets.load_idx_labelled("mnist", download=None)
+    monkeypatch.setitem(idx.IDX_DIRS, "mnist", [tmp_path / "first", tmp_path / "second"])
+    _, labels, source = idx.load_idx("mnist", download=None, labelled=True)
     assert labels.tolist() == [0, 1] and source == str(tmp_path / "second")
 
 
 def test_the_keras_download_brings_labels_of_the_requested_split(tmp_path, monkeypatch):
-    monkeypatch.setitem(datasets.IDX_DIRS, "mnist", [tmp_path / "nowhere"])
+    monkeypatch.setitem(idx.IDX_DIRS, "mnist", [tmp_path / "nowhere"])
     asked = []
 
     def download(name, split):
         asked.append((name, split))
         return numbered_images(2), np.array([[4], [2]], np.uint8)  # Keras' shape and dtype may differ
 
-    images, labels, source = datasets.load_idx_labelled("mnist", split="test", download=download)
+    images, labels, source = idx.load_idx("mnist", split="test", download=download, labelled=True)
     assert asked == [("mnist", "test")] and source == "Keras download"
     assert labels.dtype == np.int32 and labels.tolist() == [4, 2]
 
@@ -78,7 +78,7 @@ def test_the_keras_download_brings_labels_of_the_requested_split(tmp_path, monke
 def test_a_bad_label_file_is_named(tmp_path, content, message):
     write_idx_split(tmp_path / "d", numbered_images(2), [0, 1], label_bytes=content)
     with pytest.raises(UserError, match=message) as error:
-        datasets.load_idx_labelled("mnist", tmp_path / "d", download=None)
+        idx.load_idx("mnist", tmp_path / "d", download=None, labelled=True)
     assert "train-labels-idx1-ubyte.gz" in str(error.value)
 
 
@@ -86,26 +86,26 @@ def test_a_label_file_that_is_not_gzip_is_a_user_error(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte.gz"
     path.write_bytes(struct.pack(">II", 0x801, 1) + bytes([0]))  # right content, not compressed
     with pytest.raises(UserError, match="cannot be read as a gzip file"):
-        datasets.read_idx_labels(path)
+        idx.read_idx_labels(path)
 
 
 def test_missing_or_mismatched_labels_are_refused_with_the_fix(tmp_path):
     write_idx_split(tmp_path / "none", numbered_images(2), None)
     with pytest.raises(UserError, match="but not train-labels-idx1-ubyte.gz") as error:
-        datasets.load_idx_labelled("mnist", tmp_path / "none", download=None)
+        idx.load_idx("mnist", tmp_path / "none", download=None, labelled=True)
     assert f"into {tmp_path / 'none'}" in str(error.value)
     write_idx_split(tmp_path / "short", numbered_images(3), [0, 1])
     with pytest.raises(UserError, match="2 labels but its images file holds 3 images"):
-        datasets.load_idx_labelled("mnist", tmp_path / "short", download=None)
+        idx.load_idx("mnist", tmp_path / "short", download=None, labelled=True)
     write_idx_split(tmp_path / "range", numbered_images(2), [0, 10])
     with pytest.raises(UserError, match="label 10, but the dataset has 10 classes"):
-        datasets.load_idx_labelled("mnist", tmp_path / "range", download=None)
+        idx.load_idx("mnist", tmp_path / "range", download=None, labelled=True)
 
 
 def test_conditional_config_loads_idx_labels_subset_with_their_images(tmp_path, monkeypatch):
     images = numbered_images(30)
     write_idx_split(tmp_path / "idx", images, np.arange(30) % 10)
-    monkeypatch.setitem(datasets.IDX_DIRS, "fashion_mnist", [])
+    monkeypatch.setitem(idx.IDX_DIRS, "fashion_mnist", [])
     cfg = dict(image_size=28, channels=1, dataset="fashion_mnist", data_dir=str(tmp_path / "idx"), max_images=12,
                seed=4, cache_dir=None, conditional=True)
     loaded = datasets.load_training_images(cfg)
@@ -155,7 +155,7 @@ def test_an_unconditional_load_of_a_class_folder_is_unchanged(class_folder, tmp_
 
 def test_an_image_directly_in_the_top_folder_is_refused_before_decoding(class_folder, tmp_path, monkeypatch):
     _solid(class_folder / "stray.png", 0)
-    monkeypatch.setattr(datasets, "_try_decode", lambda *args: pytest.fail("decoded a folder it refuses"))
+    monkeypatch.setattr(decode, "_try_decode", lambda *args: pytest.fail("decoded a folder it refuses"))
     with pytest.raises(UserError, match="1 images lie directly in") as error:
         datasets.load_folder(class_folder, 16, 1, cache_dir=tmp_path / "cache", conditional=True)
     assert "stray.png" in str(error.value) and "Move each into the subfolder of its class" in str(error.value)
@@ -198,7 +198,7 @@ def test_labels_survive_the_cache_and_the_max_images_subset(class_folder, tmp_pa
     first = datasets.load_folder(class_folder, 16, 1, max_images=6, seed=2, cache_dir=tmp_path / "cache",
                                  conditional=True)
     assert "Decoding 6 images" in capsys.readouterr().out
-    monkeypatch.setattr(datasets, "_try_decode", lambda *args: pytest.fail("decoded again"))
+    monkeypatch.setattr(decode, "_try_decode", lambda *args: pytest.fail("decoded again"))
     second = datasets.load_folder(class_folder, 16, 1, max_images=6, seed=2, cache_dir=tmp_path / "cache",
                                   conditional=True)
     assert "Decoding" not in capsys.readouterr().out

@@ -10,6 +10,16 @@ def test_default_config_file_holds_exactly_the_schema():
     assert list(yaml.safe_load(config.DEFAULT_CONFIG.read_text())) == list(config.SCHEMA)
 
 
+def test_the_default_config_restates_the_lower_layers_defaults_unchanged():
+    """The YAML holds every key, so it restates defaults that a lower layer defines for its own
+    callers: ADA's target (models.augment) and the colour transparency becomes (data.decode)."""
+    from data.decode import DEFAULT_BACKGROUND, background_rgb
+    from models.augment import ADA_TARGET
+    defaults = config.read_yaml(config.DEFAULT_CONFIG)
+    assert defaults["ada_target"] == ADA_TARGET
+    assert background_rgb(defaults["background"]) == DEFAULT_BACKGROUND
+
+
 @pytest.mark.parametrize("path", [None, *sorted(config.CONFIG_DIR.glob("*.yaml"))], ids=lambda p: getattr(p, "name", "defaults"))
 def test_every_shipped_config_trains_a_dcgan_with_one_sided_label_smoothing(path, tmp_path):
     """What may not change by measurement: 5x5 stride-2 convolutions with batchnorm in both networks,

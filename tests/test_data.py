@@ -6,42 +6,42 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data import datasets, pipeline
+from data import datasets, decode, idx, pipeline
 from utils.errors import UserError
 
 
 def write_idx(folder, images):
     folder.mkdir(parents=True, exist_ok=True)
     header = struct.pack(">IIII", 0x803, len(images), *images.shape[1:])
-    with gzip.open(folder / datasets.IDX_IMAGES, "wb") as f:
+    with gzip.open(folder / idx.IDX_IMAGES, "wb") as f:
         f.write(header + images.tobytes())
 
 
 def test_idx_files_are_read_from_data_dir_first(tmp_path):
     images = np.arange(3 * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(3, 28, 28)
     write_idx(tmp_path / "mine", images)
-    loaded, source = datasets.load_idx_dataset("fashion_mnist", tmp_path / "mine", download=None)
+    loaded, _, source = idx.load_idx("fashion_mnist", tmp_path / "mine", download=None)
     np.testing.assert_array_equal(loaded, images)
     assert source == str(tmp_path / "mine")
 
 
 def test_idx_lookup_order_then_download(tmp_path, monkeypatch):
     write_idx(tmp_path / "second", np.zeros((2, 28, 28), np.uint8))
-    monkeypatch.setitem(datasets.IDX_DIRS, "mnist", [tmp_path / "first", tmp_path / "second"])
-    assert datasets.load_idx_dataset("mnist")[1] == str(tmp_path / "second")
-    monkeypatch.setitem(datasets.IDX_DIRS, "mnist", [tmp_path / "first"])
+    monkeypatch.setitem(idx.IDX_DIRS, "mnist", [tmp_path / "first", tmp_path / "second"])
+    assert idx.load_idx("mnist")[2] == str(tmp_path / "second")
+    monkeypatch.setitem(idx.IDX_DIRS, "mnist", [tmp_path / "first"])
     downloaded = np.ones((4, 28, 28), np.uint8)
-    assert datasets.load_idx_dataset("mnist", download=lambda name: downloaded)[1] == "Keras download"
+    assert idx.load_idx("mnist", download=lambda name, split: (downloaded, None))[2] == "Keras download"
 
 
 def test_offline_without_files_says_where_to_put_them(tmp_path, monkeypatch):
-    monkeypatch.setitem(datasets.IDX_DIRS, "fashion_mnist", [tmp_path / "nowhere"])
+    monkeypatch.setitem(idx.IDX_DIRS, "fashion_mnist", [tmp_path / "nowhere"])
 
-    def offline(name):
+    def offline(name, split):
         raise OSError("network is unreachable")
 
     with pytest.raises(UserError) as error:
-        datasets.load_idx_dataset("fashion_mnist", download=offline)
+        idx.load_idx("fashion_mnist", download=offline)
     message = str(error.value)
     assert str(tmp_path / "nowhere") in message and "train-images-idx3-ubyte.gz" in message
     assert "apt-get install dataset-fashion-mnist" in message and "--data" in message
@@ -49,10 +49,10 @@ def test_offline_without_files_says_where_to_put_them(tmp_path, monkeypatch):
 
 def test_bad_idx_file_is_named(tmp_path):
     (tmp_path / "d").mkdir()
-    with gzip.open(tmp_path / "d" / datasets.IDX_IMAGES, "wb") as f:
+    with gzip.open(tmp_path / "d" / idx.IDX_IMAGES, "wb") as f:
         f.write(b"\0" * 40)
     with pytest.raises(UserError, match="not an IDX image file"):
-        datasets.load_idx_dataset("mnist", tmp_path / "d", download=None)
+        idx.load_idx("mnist", tmp_path / "d", download=None)
 
 
 def test_idx_images_are_conformed_to_size_and_channels():
@@ -93,7 +93,7 @@ def test_mixed_folder_loads_every_image(mixed_folder, channels):
 
 
 def test_wide_image_is_centre_cropped(mixed_folder):
-    names = datasets.scan_folder(mixed_folder)[0]
+    names = decode.scan_folder(mixed_folder)[0]
     wide = datasets.load_folder(mixed_folder, 16, 3).images[[n.endswith("wide.png") for n in names].index(True)]
     assert wide[..., 1].min() > 200 and wide[..., 0].max() < 40 and wide[..., 2].max() < 40
 
@@ -139,10 +139,10 @@ def test_flip_mirrors_about_half_the_images():
 
 def test_fashion_mnist_is_found_where_make_test_installs_it():
     """`make test` installs Debian's dataset-fashion-mnist; the loader must find it without a download."""
-    def no_download(name):
+    def no_download(name, split):
         raise AssertionError("a download was attempted although the files are on disk")
 
-    images, source = datasets.load_idx_dataset("fashion_mnist", download=no_download)
+    images, _, source = idx.load_idx("fashion_mnist", download=no_download)
     assert images.shape == (60000, 28, 28) and images.dtype == np.uint8
     assert 60 < images.mean() < 80  # Fashion-MNIST's mean pixel is about 73; MNIST's about 33
 
@@ -153,7 +153,7 @@ def test_fashion_mnist_labels_of_both_splits_are_found_beside_the_images():
         raise AssertionError("a download was attempted although the files are on disk")
 
     for split, per_class in [("train", 6000), ("test", 1000)]:
-        images, labels, _ = datasets.load_idx_labelled("fashion_mnist", split=split, download=no_download)
+        images, labels, _ = idx.load_idx("fashion_mnist", split=split, download=no_download, labelled=True)
         assert len(images) == len(labels) and np.bincount(labels).tolist() == [per_class] * 10
 
 

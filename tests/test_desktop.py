@@ -16,8 +16,8 @@ from training import config
 import DCGAN_train
 import generate_img
 from conftest import REPO, run_script
-from data import datasets
-from data.labels import FASHION_MNIST_CLASSES
+from data import decode, idx
+from data.idx import FASHION_MNIST_CLASSES
 from desktop.commands import (class_choices, default_class_name, fid_command, generate_command, grid_path,
                               output_folder, prefill, resume_command, save_folder, train_command)
 from desktop.images import example_grid, examples_for, fit_image
@@ -377,10 +377,10 @@ def test_fit_image_enlarges_by_whole_factors_and_shrinks_smoothly():
 def test_examples_of_a_session_are_its_images_as_the_network_sees_them(session):
     example_grid.cache_clear()
     grid = examples_for(session.cfg)
-    files, _ = datasets.scan_folder(session.cfg["data_dir"])
+    files, _ = decode.scan_folder(session.cfg["data_dir"])
     assert len(files) == 8 and grid.shape == (2 * 30 + 2, 7 * 30 + 2, 1)  # 8 tiles of 28 in rows of 7, 2 px apart
-    assert np.array_equal(grid[2:30, 2:30], datasets.decode_image(files[0], 28, 1))
-    assert np.array_equal(grid[32:60, 2:30], datasets.decode_image(files[7], 28, 1))
+    assert np.array_equal(grid[2:30, 2:30], decode.decode_image(files[0], 28, 1))
+    assert np.array_equal(grid[32:60, 2:30], decode.decode_image(files[7], 28, 1))
 
 
 def test_examples_of_a_browsed_folder_skip_broken_files(tmp_path):
@@ -399,14 +399,14 @@ def test_examples_of_a_browsed_folder_skip_broken_files(tmp_path):
 def test_examples_of_an_idx_dataset_never_download(tmp_path, monkeypatch):
     example_grid.cache_clear()
     pixels = np.repeat(np.arange(30, dtype=np.uint8), 28 * 28).reshape(30, 28, 28)  # image i is all value i
-    with gzip.open(tmp_path / datasets.IDX_IMAGES, "wb") as f:
+    with gzip.open(tmp_path / idx.IDX_IMAGES, "wb") as f:
         f.write(struct.pack(">IIII", 0x803, 30, 28, 28) + pixels.tobytes())
     cfg = dict(config.load_config(), data_dir=str(tmp_path))
     grid = examples_for(cfg)
     assert grid.shape == (3 * 30 + 2, 7 * 30 + 2, 1)
     tiles = sorted({int(grid[2 + 30 * r, 2 + 30 * c, 0]) for r in range(3) for c in range(7)})
     assert len(tiles) == 21 and set(tiles) <= set(range(30))
-    monkeypatch.setitem(datasets.IDX_DIRS, "mnist", [])  # nothing on disk: an error, not a download
+    monkeypatch.setitem(idx.IDX_DIRS, "mnist", [])  # nothing on disk: an error, not a download
     with pytest.raises(UserError, match="Could not find the mnist files"):
         examples_for(dict(cfg, dataset="mnist", data_dir=None))
 

@@ -309,7 +309,7 @@ def class_runs(conditional_session, tmp_path_factory):
 def test_a_conditional_run_writes_num_images_of_each_class_into_its_folder(class_runs):
     import keras
     from generation.classes import class_folders
-    from data.labels import FASHION_MNIST_CLASSES
+    from data.idx import FASHION_MNIST_CLASSES
     base, results, _ = class_runs
     assert class_folders(FASHION_MNIST_CLASSES) == FASHION_FOLDERS
     assert sorted(p.name for p in (base / "all").iterdir()) == sorted(FASHION_FOLDERS)

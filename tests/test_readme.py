@@ -59,7 +59,7 @@ import DCGAN_train
 import generate_img
 import script_processes
 from conftest import REPO, TINY, make_image_folder
-from data import datasets
+from data import idx
 
 pytestmark = pytest.mark.slow  # runs the README's commands
 
@@ -320,9 +320,9 @@ class Walkthrough:
 
 @pytest.fixture(scope="module")
 def walkthrough(tmp_path_factory):
-    if not any(datasets.holds_idx(folder) for folder in datasets.IDX_DIRS["fashion_mnist"]):
+    if not any(idx.holds_idx(folder) for folder in idx.IDX_DIRS["fashion_mnist"]):
         pytest.fail("The README's default data set is Fashion-MNIST, not found in "
-                    f"{', '.join(map(str, datasets.IDX_DIRS['fashion_mnist']))}: make test installs it.")
+                    f"{', '.join(map(str, idx.IDX_DIRS['fashion_mnist']))}: make test installs it.")
     sandbox = tmp_path_factory.mktemp("readme")
     (sandbox / "configs").symlink_to(REPO / "configs")
     for folder in data_folders(COMMANDS):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from data.datasets import background_rgb
+from data.decode import background_rgb
+from data.labels import check_class_counts
 from models.policy import parse_policy
 from models.shapes import SUPPORTED_SIZES
 from utils.errors import UserError
@@ -112,6 +113,15 @@ def _background(value):
     return str(value)
 
 
+def _class_counts(value):
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                                       for v in value):
+        raise ValueError("expected a list of whole numbers >= 0, one per class in label order (0: all of a class)")
+    return list(value)
+
+
 def _dataset(value):
     if value in DATASET_NAMES or value == "folder":
         return value
@@ -126,6 +136,7 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "background": _background,
     "conditional": _bool,
     "holdout": _float(0.0, 1.0, hi_open=True),
+    "class_counts": _class_counts,
     "image_size": _choice(*SUPPORTED_SIZES),
     "channels": _choice(1, 3),
     "noise_dim": _int(1, 4096),
@@ -235,6 +246,8 @@ def validate(cfg):
             raise UserError(f"Bad value for config key '{key}': {cfg[key]!r} ({e}).") from None
     if checked["dataset"] == "folder" and not checked["data_dir"]:
         raise UserError("dataset 'folder' needs data_dir: pass --data PATH_TO_IMAGE_FOLDER.")
+    if checked["class_counts"] and not checked["conditional"]:
+        check_class_counts(checked["class_counts"], None)  # refuses: there are no classes to count
     return checked
 
 

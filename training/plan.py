@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.datasets import class_names_of, resolve_data_arg
+from data.labels import check_class_counts
 from training import config as config_lib
 from training import sessions
 from utils.cli import DEFAULT_CHECKPOINT_ROOT
@@ -87,6 +88,8 @@ def _check_classes(result, stored):
     """A conditional session's classes come from its data; a restore must see the same ones, or
     its label embeddings would mean other classes."""
     found = class_names_of(result.cfg)
+    if result.cfg["class_counts"]:
+        check_class_counts(result.cfg["class_counts"], found)
     if stored is None:
         result.cfg["class_names"] = found
     elif stored.get("class_names") != found:

@@ -99,7 +99,8 @@ class SessionProgress:
         (a conditional session's grid), or None."""
         self.images_dir.mkdir(parents=True, exist_ok=True)
         tiles = imaging.to_uint8(samples)
-        canvas = imaging.class_grid(tiles, row_names) if row_names else imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1]))
+        canvas = (imaging.class_grid(tiles, row_names) if row_names
+                  else imaging.grid(tiles, scale=imaging.view_scale(tiles.shape[1])))
         imaging.write_png(self.epoch_image(record.epoch), canvas)
         self._write_rows(self.rows() + [record.row()])
         self._tensorboard(record.epoch, canvas, record.scalars())

@@ -14,11 +14,17 @@ import numpy as np
 
 CLASS_GRID_COLUMNS = 8  # images of each class in a grid with a row per class
 UNCONDITIONAL_GRID = 64  # images in a grid of an unconditional session
+GRID_SIDE = 64  # smaller images are scaled up (nearest neighbour) in a grid to about this, to be seen
 
 
 def to_uint8(images):
     """Generator output in [-1, 1] -> uint8 [0, 255], rounded to nearest (not truncated)."""
     return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def view_scale(side):
+    """The whole factor that brings images of `side` pixels to about GRID_SIDE (1 for larger ones)."""
+    return max(1, GRID_SIDE // side)
 
 
 def grid(images, columns=None, pad=2, scale=1):
@@ -70,8 +76,8 @@ def name_rows(canvas, names, row_height, pad=2):
 
 def class_grid(tiles, row_names, pad=2):
     """(rows * columns, H, W, C) uint8 tiles, row by row -> a grid with each row's class name beside it,
-    small tiles enlarged (nearest neighbour) to about 64 pixels so the grid is viewable."""
-    scale = max(1, 64 // tiles.shape[1])
+    small tiles enlarged (nearest neighbour) to about GRID_SIDE pixels so the grid is viewable."""
+    scale = view_scale(tiles.shape[1])
     columns = len(tiles) // len(row_names)
     canvas = grid(tiles, columns=columns, pad=pad, scale=scale)
     return name_rows(canvas, row_names, (tiles.shape[1] + pad) * scale, pad * scale)
@@ -84,7 +90,7 @@ def training_grid(images, labels=None, class_names=None, seed=0):
     if labels is None:
         pick = np.sort(rng.choice(len(images), min(len(images), UNCONDITIONAL_GRID), replace=False))
         tiles = np.asarray(images[pick])
-        return grid(tiles, scale=max(1, 64 // tiles.shape[1]))
+        return grid(tiles, scale=view_scale(tiles.shape[1]))
     blank = np.full((1, *images.shape[1:]), 255, np.uint8)
     rows = []
     for index in range(len(class_names)):
