@@ -6,7 +6,8 @@ never overwrites: in a folder that already holds img_N.png files the numbering c
 the highest N. Every PNG is written atomically (imaging.write_png), and the writer stops between
 two files on Ctrl-C, so the folder holds whole files only, numbered without gaps.
 A conditional session's run writes each class into a folder of its own (generate_classes), each
-numbered this way.
+numbered this way. A screen (metrics.near_copies.Filter) drops generated images before they are
+written, and generation goes on until the asked number has passed.
 """
 import re
 import threading
@@ -110,18 +111,18 @@ class _Writer:
             self.written += 1
 
 
-def generate(state, count, seed, out_dir, grid_path, batch_size=256):
+def generate(state, count, seed, out_dir, grid_path, batch_size=256, screen=None):
     """Write `count` images from state.ema_generator into out_dir and a preview grid to grid_path.
 
     The latents come from tf.random.Generator.from_seed(seed), one draw of models.noise per
     batch, so the same checkpoint, seed and batch size give byte-identical files.
     A Ctrl-C stops the run cleanly: the Result says how many images were written.
     """
-    result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, GRID_IMAGES)
+    result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, GRID_IMAGES, screen=screen)
     if not result.interrupted:
         tiles = imaging.to_uint8(preview)
         # Small images are enlarged (nearest neighbour) so the preview is viewable.
-        result.grid = _write_grid(imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1])), grid_path)
+        result.grid = write_grid(imaging.grid(tiles, scale=max(1, 64 // tiles.shape[1])), grid_path)
     return result
 
 
@@ -147,40 +148,49 @@ class Run:
                     f"every file there is complete{complete}.")
         if not self.by_class:
             return f"Done: {last.written} images in {last.folder}; preview grid: {self.grid}"
-        return (f"Done: {count} images of each of {len(self.results)} classes in {last.folder.parent}, a folder "
-                f"per class ({', '.join(r.folder.name for r in self.results)}); preview grid: {self.grid}")
+        if len({r.written for r in self.results}) == 1:
+            return (f"Done: {count} images of each of {len(self.results)} classes in {last.folder.parent}, a folder "
+                    f"per class ({', '.join(r.folder.name for r in self.results)}); preview grid: {self.grid}")
+        return (f"Done: {sum(r.written for r in self.results)} images in {last.folder.parent}, a folder per class "
+                f"({', '.join(f'{r.folder.name} {r.written}' for r in self.results)}); preview grid: {self.grid}")
 
 
-def generate_run(state, count, seed, out_dir, grid_path, classes=None, batch_size=256):
+def generate_run(state, count, seed, out_dir, grid_path, classes=None, batch_size=256, screen=None):
     """generate() for an unconditional session (classes None), else generate_classes(); a Run."""
     if classes is None:
-        result = generate(state, count, seed, out_dir, grid_path, batch_size)
+        result = generate(state, count, seed, out_dir, grid_path, batch_size, screen)
         return Run([result], result.grid)
-    return generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size)
+    return generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size, screen)
 
 
-def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size=256):
+def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size=256, screen=None):
     """Write `count` images of each class index in `classes` (ascending) into out_dir/<class folder>/
     (classes.class_folders), numbered per folder as generate() numbers one, and a preview grid with
-    a row per class: its first imaging.CLASS_GRID_COLUMNS images, named.
+    a row per class: its first imaging.CLASS_GRID_COLUMNS images, named (blank where a class has
+    fewer). `count` may also be a list beside `classes` (generate_img.py --balance): a class given 0
+    gets no folder and no row.
 
     Every class draws its latents from the same seed, so image i of every class comes from the same
     noise (a grid column shows one latent across the classes), and a run for some classes writes
     the very files a run for all of them writes for those classes.
     """
     folders = class_folders(state.class_names)
-    run, previews = Run([], by_class=True), []
-    for index in classes:
+    counts = count if isinstance(count, (list, tuple)) else [count] * len(classes)
+    run, previews, names = Run([], by_class=True), [], []
+    for index, number in zip(classes, counts):
+        if not number:
+            continue
         name = state.class_names[index]
-        result, preview = _write_images(state, count, seed, Path(out_dir) / folders[index], batch_size,
-                                        imaging.CLASS_GRID_COLUMNS, np.full(count, index, np.int32), name)
+        result, preview = _write_images(state, number, seed, Path(out_dir) / folders[index], batch_size,
+                                        imaging.CLASS_GRID_COLUMNS, index, name, screen)
         run.results.append(result)
-        previews.append(preview)
         if result.interrupted:
             return run
+        blank = np.ones((imaging.CLASS_GRID_COLUMNS - len(preview), *preview.shape[1:]), preview.dtype)  # white
+        previews.append(np.concatenate([preview, blank]))
+        names.append(name)
     tiles = imaging.to_uint8(np.concatenate(previews))
-    names = [state.class_names[index] for index in classes]
-    run.grid = _write_grid(imaging.class_grid(tiles, names), grid_path)
+    run.grid = write_grid(imaging.class_grid(tiles, names), grid_path)
     return run
 
 
@@ -193,9 +203,10 @@ def check_class_folders(out_dir, folders):
                             "Move the file away, or pass another folder to --out.")
 
 
-def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, class_name=None):
+def _write_images(state, count, seed, out_dir, batch_size, keep, label=None, class_name=None, screen=None):
     """(Result, the first `keep` images in [-1, 1]) of writing `count` images into out_dir;
-    labels: (count,) class indices for a conditional generator, else None."""
+    label: the class index for a conditional generator, else None. screen: uint8 batch, class name
+    -> the mask of images to write; images are drawn (up to screen.budget(count)) until count pass."""
     first = next_index(out_dir)
     width = max(MIN_DIGITS, len(str(first + count - 1)))
     try:
@@ -215,16 +226,29 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, cl
     pending = deque()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
+    # The same seed draws the same latents whatever the total, so a screened run's images are the
+    # unscreened run's, less those dropped.
+    drawn = count if screen is None else screen.budget(count)
+    labels = None if label is None else np.full(drawn, label, np.int32)
     try:
-        for images in models.sample_batches(state.ema_generator, state.cfg, count, seed, batch_size, labels):
+        for images in models.sample_batches(state.ema_generator, state.cfg, drawn, seed, batch_size, labels):
+            if screen is not None:
+                images = images[screen(imaging.to_uint8(images), class_name)][:count - done]
             if done < keep:
                 preview.append(images[:keep - done])
-            pending.append(pool.submit(writer.write, images, first + done))
-            done += len(images)
+            if len(images):
+                pending.append(pool.submit(writer.write, images, first + done))
+                done += len(images)
             # Wait for the oldest batch only when too many are queued, or at the end.
             while len(pending) > IN_FLIGHT or (done == count and pending):
                 pending.popleft().result()
                 progress.update(writer.written)
+            if done == count:
+                break
+        while pending:  # a screened run that ran out of draws: what it found is written before it stops
+            pending.popleft().result()
+        if done < count:
+            raise screen.shortfall(count, done, class_name)
         finished = True
     except KeyboardInterrupt:
         pass
@@ -238,7 +262,7 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, cl
     return result, np.concatenate(preview) if finished else None
 
 
-def _write_grid(canvas, path):
+def write_grid(canvas, path):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
