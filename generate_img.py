@@ -132,7 +132,7 @@ def _run(args, number, noise_dim, count, epoch, batch_size, seed):
     screen = _copy_filter(args, cfg, weights) if args.reject_copies else None
 
     run = generation.generate_run(state, counts, seed, out_dir, grid_path, chosen, batch_size, screen)
-    print(run.report(count))
+    print(run.report())
     if screen is not None:
         _report_copies(screen, cfg, rejected_path)
     return 130 if run.interrupted else 0
@@ -156,6 +156,7 @@ def _balance_plan(args, session, cfg, chosen, count, number):
     """Images to generate for each class in `chosen`, after the plan is printed: NUM less its
     training images (given, stored in the session, or counted in its data)."""
     from generation import balance
+    from generation.classes import folder_name
     from training import sessions
     if not cfg["conditional"]:
         raise UserError(f"Session {number} was trained without classes (not conditional): --balance tops classes "
@@ -172,7 +173,7 @@ def _balance_plan(args, session, cfg, chosen, count, number):
             raise UserError(f"Session {number} was trained before sessions stored their training images per class "
                             f"({sessions.CLASS_COUNTS_FILE}), and its data cannot be read to count them ({e}) "
                             "Pass the counts: --real-counts NAME=COUNT for each class (e.g. "
-                            f"--real-counts {class_lib.folder_name(names[0])}=6000), or one count per class in "
+                            f"--real-counts {folder_name(names[0])}=6000), or one count per class in "
                             "class order.") from None
     real = [real[i] for i in chosen]
     generated = balance.top_up(real, count)
@@ -189,7 +190,7 @@ def _copy_filter(args, cfg, weights):
     reference = near_copies.reference(cfg, extractor, percentile)
     limits = ", ".join(f"{space.name} {space.threshold:.4g}" for space in reference.spaces)
     print(f"Copy check: against the {len(reference)} training images with {extractor.description}; a near-copy is "
-          f"closer to one than the {percentile:g}th percentile of their own nearest-neighbour distances ({limits}) "
+          f"closer to one than percentile {percentile:g} of their own nearest-neighbour distances ({limits}) "
           f"and than {near_copies.RELATIVE:g} x the mean distance to its next {near_copies.K - 1}.")
     return near_copies.Filter(reference, extractor)
 

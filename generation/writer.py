@@ -41,6 +41,7 @@ class Result:
     grid: Path = None     # None when interrupted: the preview is written only after a full run
     interrupted: bool = False
     class_name: str = None  # the class of a conditional session's run, else None
+    asked: int = None     # images this run was to write
 
     def name(self, index):
         return image_name(index, self.width)
@@ -137,19 +138,19 @@ class Run:
     def interrupted(self):
         return self.results[-1].interrupted
 
-    def report(self, count):
+    def report(self):
         """The line that tells a person where the images are, or how far an interrupted run got."""
         last = self.results[-1]
         if self.interrupted:
             names = f", {last.name(last.first)} .. {last.name(last.first + last.written - 1)}" if last.written else ""
             before = [r.class_name for r in self.results[:-1]]
             complete = f" (the classes before it are complete: {', '.join(before)})" if before else ""
-            return (f"Interrupted: {last.written} of {count} images written to {last.folder}{names}; "
+            return (f"Interrupted: {last.written} of {last.asked} images written to {last.folder}{names}; "
                     f"every file there is complete{complete}.")
         if not self.by_class:
             return f"Done: {last.written} images in {last.folder}; preview grid: {self.grid}"
         if len({r.written for r in self.results}) == 1:
-            return (f"Done: {count} images of each of {len(self.results)} classes in {last.folder.parent}, a folder "
+            return (f"Done: {last.written} images of each of {len(self.results)} classes in {last.folder.parent}, a folder "
                     f"per class ({', '.join(r.folder.name for r in self.results)}); preview grid: {self.grid}")
         return (f"Done: {sum(r.written for r in self.results)} images in {last.folder.parent}, a folder per class "
                 f"({', '.join(f'{r.folder.name} {r.written}' for r in self.results)}); preview grid: {self.grid}")
@@ -226,8 +227,8 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, label=None, cla
     pending = deque()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
-    # The same seed draws the same latents whatever the total, so a screened run's images are the
-    # unscreened run's, less those dropped.
+    # The same seed and batch size draw the same latents batch by batch whatever the total, so a
+    # screened run's images are the unscreened run's, less those dropped.
     drawn = count if screen is None else screen.budget(count)
     labels = None if label is None else np.full(drawn, label, np.int32)
     try:
@@ -258,7 +259,7 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, label=None, cla
         pool.shutdown(wait=True, cancel_futures=True)
     if progress.bar and not finished:
         print()  # the bar leaves the cursor at the end of its line
-    result = Result(out_dir, first, writer.written, width, interrupted=not finished, class_name=class_name)
+    result = Result(out_dir, first, writer.written, width, interrupted=not finished, class_name=class_name, asked=count)
     return result, np.concatenate(preview) if finished else None
 
 

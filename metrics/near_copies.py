@@ -35,7 +35,10 @@ from metrics.fid_inception import FEATURES
 from utils.console import ProgressReport
 from utils.errors import UserError
 
-PERCENTILE = 1.0  # of the training set's own nearest-neighbour distances: see bench/copy_filter.py
+# Of the training set's own nearest-neighbour distances. bench/copy_filter.py on Fashion-MNIST, 1000
+# training images and 1000 unseen real ones: percentile 0.5 / 1 / 2 / 5 drops 0.3 / 0.4 / 0.8 / 1.4%
+# of the unseen images (the absolute rule alone 0.6 / 1.4 / 2.5 / 6.4%).
+PERCENTILE = 1.0
 RELATIVE = 0.5  # d1 below this share of the mean distance to the neighbours of ranks 2..K
 K = 50
 MAX_DRAWS = 10  # a class stops after drawing 10 x NUM (+ 1000) images without NUM passing
@@ -237,8 +240,9 @@ class Filter:
     def shortfall(self, count, written, class_name):
         of = "" if class_name is None else f" of class {class_name}"
         return UserError(f"Only {written} of {count} images{of} passed the copy check after drawing "
-                         f"{self.drawn.get(class_name, 0)}: the generator mostly reproduces training images. The "
-                         f"{written} written are kept. Use an earlier checkpoint (--epoch), or a lower --copy-percentile.")
+                         f"{self.drawn.get(class_name, 0)}: the generator mostly reproduces training images"
+                         f"{f' (the {written} written are kept)' if written else ''}. Use an earlier checkpoint "
+                         "(--epoch), or a lower --copy-percentile.")
 
     def closest(self):
         """(generated image, training index, feature distance) of the dropped pairs, closest first."""

@@ -121,10 +121,15 @@ def test_reject_copies_drops_a_planted_copy_generates_on_and_repeats_with_the_se
     assert plain.returncode == 0, plain.stderr
     generated = [(tmp_path / "plain" / f"img_{i:06d}.png").read_bytes() for i in range(1, 9)]
 
-    # The training set gains an exact copy of the first image this seed generates.
+    # The training set gains an exact copy of the first image this seed generates, and 24 images of
+    # another seed: a tiny generator draws much alike, so every image of seed 5 is close to the copy,
+    # and only among images like its own does the relative rule tell the copy from the rest.
     data = tmp_path / "data"
     shutil.copytree(yaml.safe_load((session / "config.yaml").read_text())["data_dir"], data)
     shutil.copy(tmp_path / "plain" / "img_000001.png", data / "planted.png")
+    like = run_script("generate_img.py", "--checkpoint-root", root, number, 100, 24, "--seed", 99,
+                      "--out", data / "like", "--grid", tmp_path / "like.png")
+    assert like.returncode == 0, like.stderr
     set_config(root, number, data_dir=str(data))
 
     runs = []

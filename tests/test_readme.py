@@ -38,8 +38,9 @@ checkpoint of its last epoch; NUM new img_*.png files and nothing else in its fo
 line (and the `KID:`, `precision:` ... `coverage:` and `copies:` lines asked for), or one table
 row per session; for a conditional session, NUM images in each of its class
 folders; with --balance, NUM less the class's training images). generate_img.py --reject-copies
-gets `--weights random --inception-size 75`, as compute_fid.py does. A command whose README comment starts with `refused:` must
-instead exit with code 2 and print the rest of that comment in its error message.
+gets `--weights random --inception-size 75`, as compute_fid.py does. A command whose README comment
+starts with `refused:` must instead exit with code 2 and print the rest of that comment in its
+error message.
 """
 import csv
 import json
