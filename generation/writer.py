@@ -167,8 +167,8 @@ def generate_run(state, count, seed, out_dir, grid_path, classes=None, batch_siz
 def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size=256, screen=None):
     """Write `count` images of each class index in `classes` (ascending) into out_dir/<class folder>/
     (classes.class_folders), numbered per folder as generate() numbers one, and a preview grid with
-    a row per class: its first imaging.CLASS_GRID_COLUMNS images, named (blank where a class has
-    fewer). `count` may also be a list beside `classes` (generate_img.py --balance): a class given 0
+    a row per class: its first imaging.CLASS_GRID_COLUMNS images, named (white where a class has
+    fewer than another). `count` may also be a list beside `classes` (generate_img.py --balance): a class given 0
     gets no folder and no row.
 
     Every class draws its latents from the same seed, so image i of every class comes from the same
@@ -187,10 +187,12 @@ def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size
         run.results.append(result)
         if result.interrupted:
             return run
-        blank = np.ones((imaging.CLASS_GRID_COLUMNS - len(preview), *preview.shape[1:]), preview.dtype)  # white
-        previews.append(np.concatenate([preview, blank]))
+        previews.append(preview)
         names.append(name)
-    tiles = imaging.to_uint8(np.concatenate(previews))
+    width = max(len(preview) for preview in previews)  # a class with fewer images gets white tiles
+    tiles = imaging.to_uint8(np.concatenate([np.concatenate([preview, np.ones((width - len(preview),
+                                                                               *preview.shape[1:]))])
+                                             for preview in previews]))
     run.grid = write_grid(imaging.class_grid(tiles, names), grid_path)
     return run
 
