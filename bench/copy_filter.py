@@ -27,6 +27,8 @@ def add_arguments(parser):
     parser.add_argument("--weights", default="standard", help="compute_fid.py's --weights")
     parser.add_argument("--image-size", type=int, default=28, help="size images are brought to (default 28, "
                         "Fashion-MNIST's own); an image folder is decoded in RGB")
+    parser.add_argument("--inception-size", type=int, default=299, help="compute_fid.py's --inception-size "
+                        "(default 299)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the two subsets (default 0)")
 
 
@@ -53,7 +55,7 @@ def run(args):
     from metrics import inception, near_copies
     from quality import report
     images = _images(args)
-    extractor = inception.InceptionFeatures(args.weights, batch_size=50)
+    extractor = inception.InceptionFeatures(args.weights, args.inception_size, batch_size=50)
     features = extractor.features(images)
     vectors = {"features": features, "pixels": images.reshape(len(images), -1)}
     if not near_copies.uses_pixels(images.shape[1:]):

@@ -74,3 +74,28 @@ def test_near_in_either_space_is_enough():
     queries_b = np.stack([rng.normal(size=6), b[9]])  # ... and a copy only in space b
     verdict = near_copies.judge([queries_a, queries_b], [space(a), space(b)])
     assert verdict.near.tolist() == [True, True]
+
+
+@pytest.mark.slow  # runs the Inception network (random weights, small input)
+def test_the_bench_drops_unseen_images_whose_twin_is_in_the_training_half(tmp_path, capsys):
+    import argparse
+    import shutil
+    import sys
+
+    from conftest import REPO, make_image_folder
+    sys.path.insert(0, str(REPO / "bench"))
+    import copy_filter
+    folder = make_image_folder(tmp_path / "images", count=8, mode="RGB")
+    for path in list(folder.iterdir()):  # every image twice: the seeded halves split some pairs
+        shutil.copy(path, folder / f"twin_{path.name}")
+    parser = argparse.ArgumentParser()
+    copy_filter.add_arguments(parser)
+    copy_filter.run(parser.parse_args(["--data", str(folder), "--num", "8", "--weights", "random",
+                                       "--inception-size", "75", "--percentiles", "1", "50"]))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("copy-filter")]
+    assert [line.split()[:2] for line in lines] == [["copy-filter", "percentile=1"], ["copy-filter", "percentile=50"]]
+    for line in lines:
+        values = dict(word.split("=") for word in line.split()[1:])
+        # A twin is at distance 0 from its training image, so at least the split pairs are dropped,
+        # and the filter drops no image the absolute rule alone would keep.
+        assert 0 < float(values["dropped"]) <= float(values["absolute_dropped"])
