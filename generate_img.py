@@ -71,7 +71,7 @@ def parse_args(argv):
     parser.add_argument("--weights", metavar="WEIGHTS",
                         help="with --reject-copies: the Inception weights, as compute_fid.py --weights (standard, "
                              "a local copy of its .pth, imagenet; default standard)")
-    parser.add_argument("--inception-size", metavar="SIZE",
+    parser.add_argument("--inception-size", metavar="SIZE", type=cli.count_type(minimum=75),
                         help="with --reject-copies: the Inception input size, as compute_fid.py (default 299)")
     cli.add_checkpoint_root(parser)
     return parser.parse_args(argv)
@@ -140,16 +140,14 @@ def _run(args, number, noise_dim, count, epoch, batch_size, seed):
 
 def _check_options(args):
     """Options that only mean something beside another one, refused before anything is read."""
-    for option, value, needs, flag in (("--real-counts", args.real_counts, "--balance", args.balance),
-                                       ("--copy-percentile", args.copy_percentile, "--reject-copies", args.reject_copies),
-                                       ("--weights", args.weights, "--reject-copies", args.reject_copies),
-                                       ("--inception-size", args.inception_size, "--reject-copies", args.reject_copies)):
-        if value is not None and not flag:
+    dependent = {"--real-counts": (args.real_counts, "--balance", args.balance)}
+    for option in ("--copy-percentile", "--weights", "--inception-size"):
+        dependent[option] = (getattr(args, option[2:].replace("-", "_")), "--reject-copies", args.reject_copies)
+    for option, (value, needs, given) in dependent.items():
+        if value is not None and not given:
             raise UserError(f"{option} only works with {needs}: add {needs}, or drop {option}.")
     if args.copy_percentile is not None and not 0 < args.copy_percentile < 100:
         raise UserError(f"--copy-percentile must be above 0 and below 100, got {args.copy_percentile:g}.")
-    if args.inception_size is not None:
-        cli.parse_count(args.inception_size, "--inception-size", minimum=75)
 
 
 def _balance_plan(args, session, cfg, chosen, count, number):
@@ -171,7 +169,7 @@ def _balance_plan(args, session, cfg, chosen, count, number):
             real = sessions.class_counts_from_data(cfg)
         except UserError as e:
             raise UserError(f"Session {number} was trained before sessions stored their training images per class "
-                            f"({sessions.CLASS_COUNTS_FILE}), and its data cannot be read to count them ({e}) "
+                            f"({sessions.CLASS_COUNTS_FILE}), and its data cannot be read to count them ({e}). "
                             "Pass the counts: --real-counts NAME=COUNT for each class (e.g. "
                             f"--real-counts {folder_name(names[0])}=6000), or one count per class in "
                             "class order.") from None
@@ -184,7 +182,7 @@ def _balance_plan(args, session, cfg, chosen, count, number):
 
 def _copy_filter(args, cfg, weights):
     from metrics import inception, near_copies
-    size = inception.INCEPTION_SIZE if args.inception_size is None else int(args.inception_size)
+    size = inception.INCEPTION_SIZE if args.inception_size is None else args.inception_size
     extractor = inception.InceptionFeatures(weights, size)
     percentile = near_copies.PERCENTILE if args.copy_percentile is None else args.copy_percentile
     reference = near_copies.reference(cfg, extractor, percentile)

@@ -229,8 +229,8 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, label=None, cla
     pending = deque()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
-    # The same seed and batch size draw the same latents batch by batch whatever the total, so a
-    # screened run's images are the unscreened run's, less those dropped.
+    # The same seed draws the same latents whatever the total (the first of a larger draw equal a
+    # smaller one), so a screened run's latents are the unscreened run's, less those dropped.
     drawn = count if screen is None else screen.budget(count)
     labels = None if label is None else np.full(drawn, label, np.int32)
     try:
