@@ -6,10 +6,12 @@ training image (distance d1) is both
       percentile of the training set's own leave-one-out nearest-neighbour distances (exact
       duplicates left out, as metrics.copies does), and
   much closer than its next nearest ones: d1 < RELATIVE x the mean distance to its training
-      neighbours of ranks 2..K. This relative rule is the one Carlini et al. (2023, "Extracting
-      training data from diffusion models") use to call a generation memorised: an image in a dense
-      region of the training set (many near-identical training images) is close to all of them
-      and is not dropped for being there; a copy is close to one.
+      neighbours of ranks 2..K. This relative rule follows Carlini et al. (2023, "Extracting
+      training data from diffusion models"), who measure a generation's distance to its nearest
+      training image against its mean distance to the next nearest ones (RELATIVE and K here are
+      this project's choice): an image in a dense region of the training set (many near-identical
+      training images) is close to all of them and is not dropped for being there; a copy is
+      close to one.
 The spaces: the standard Inception features always, and the flattened uint8 pixels for images of
 memorisation.PIXEL_LIMIT or less a side (proof pixel by pixel, but blind to a shifted copy).
 compute_fid.py --copies' threshold, the median, would drop about half of a fresh real sample; the
