@@ -236,7 +236,7 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, label=None, cla
     try:
         for images in models.sample_batches(state.ema_generator, state.cfg, drawn, seed, batch_size, labels):
             if screen is not None:
-                images = images[screen(imaging.to_uint8(images), class_name)][:count - done]
+                images = _screened(images, count - done, screen, class_name)
             if done < keep:
                 preview.append(images[:keep - done])
             if len(images):
@@ -263,6 +263,18 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, label=None, cla
         print()  # the bar leaves the cursor at the end of its line
     result = Result(out_dir, first, writer.written, width, interrupted=not finished, class_name=class_name, asked=count)
     return result, np.concatenate(preview) if finished else None
+
+
+def _screened(images, needed, screen, class_name):
+    """The first `needed` images of a batch that pass the screen, in order. Only as many are
+    screened as it takes (screening runs Inception, generating does not): the rest are dropped
+    unseen, and the screen counts only the images it saw."""
+    kept, start = [], 0
+    while needed > 0 and start < len(images):
+        chunk = images[start:start + needed]
+        kept.append(chunk[screen(imaging.to_uint8(chunk), class_name)])
+        needed, start = needed - len(kept[-1]), start + len(chunk)
+    return np.concatenate(kept) if kept else images[:0]
 
 
 def write_grid(canvas, path):
