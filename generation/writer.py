@@ -6,7 +6,8 @@ never overwrites: in a folder that already holds img_N.png files the numbering c
 the highest N. Every PNG is written atomically (imaging.write_png), and the writer stops between
 two files on Ctrl-C, so the folder holds whole files only, numbered without gaps.
 A conditional session's run writes each class into a folder of its own (generate_classes), each
-numbered this way.
+numbered this way. A screen (metrics.near_copies.Filter) drops generated images before they are
+written, and generation goes on until the asked number has passed.
 """
 import re
 import threading
@@ -39,6 +40,7 @@ class Result:
     grid: Path = None     # None when interrupted: the preview is written only after a full run
     interrupted: bool = False
     class_name: str = None  # the class of a conditional session's run, else None
+    asked: int = None     # images this run was to write
 
     def name(self, index):
         return image_name(index, self.width)
@@ -109,17 +111,18 @@ class _Writer:
             self.written += 1
 
 
-def generate(state, count, seed, out_dir, grid_path, batch_size=256):
+def generate(state, count, seed, out_dir, grid_path, batch_size=256, screen=None):
     """Write `count` images from state.ema_generator into out_dir and a preview grid to grid_path.
 
     The latents come from tf.random.Generator.from_seed(seed), one draw of models.noise per
     batch, so the same checkpoint, seed and batch size give byte-identical files.
     A Ctrl-C stops the run cleanly: the Result says how many images were written.
     """
-    result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, imaging.UNCONDITIONAL_GRID)
+    result, preview = _write_images(state, count, seed, Path(out_dir), batch_size, imaging.UNCONDITIONAL_GRID,
+                                    screen=screen)
     if not result.interrupted:
         # Small images are enlarged (nearest neighbour) so the preview is viewable.
-        result.grid = _write_grid(imaging.grid(preview, scale=imaging.view_scale(preview.shape[1])), grid_path)
+        result.grid = write_grid(imaging.grid(preview, scale=imaging.view_scale(preview.shape[1])), grid_path)
     return result
 
 
@@ -134,51 +137,61 @@ class Run:
     def interrupted(self):
         return self.results[-1].interrupted
 
-    def report(self, count):
+    def report(self):
         """The line that tells a person where the images are, or how far an interrupted run got."""
         last = self.results[-1]
         if self.interrupted:
             names = f", {last.name(last.first)} .. {last.name(last.first + last.written - 1)}" if last.written else ""
             before = [r.class_name for r in self.results[:-1]]
             complete = f" (the classes before it are complete: {', '.join(before)})" if before else ""
-            return (f"Interrupted: {last.written} of {count} images written to {last.folder}{names}; "
+            return (f"Interrupted: {last.written} of {last.asked} images written to {last.folder}{names}; "
                     f"every file there is complete{complete}.")
         if not self.by_class:
             return f"Done: {last.written} images in {last.folder}; preview grid: {self.grid}"
-        return (f"Done: {count} images of each of {len(self.results)} classes in {last.folder.parent}, a folder "
-                f"per class ({', '.join(r.folder.name for r in self.results)}); preview grid: {self.grid}")
+        if len({r.written for r in self.results}) == 1:
+            return (f"Done: {last.written} images of each of {len(self.results)} classes in {last.folder.parent}, a folder "
+                    f"per class ({', '.join(r.folder.name for r in self.results)}); preview grid: {self.grid}")
+        return (f"Done: {sum(r.written for r in self.results)} images in {last.folder.parent}, a folder per class "
+                f"({', '.join(f'{r.folder.name} {r.written}' for r in self.results)}); preview grid: {self.grid}")
 
 
-def generate_run(state, count, seed, out_dir, grid_path, classes=None, batch_size=256):
+def generate_run(state, count, seed, out_dir, grid_path, classes=None, batch_size=256, screen=None):
     """generate() for an unconditional session (classes None), else generate_classes(); a Run."""
     if classes is None:
-        result = generate(state, count, seed, out_dir, grid_path, batch_size)
+        result = generate(state, count, seed, out_dir, grid_path, batch_size, screen)
         return Run([result], result.grid)
-    return generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size)
+    return generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size, screen)
 
 
-def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size=256):
+def generate_classes(state, count, seed, out_dir, grid_path, classes, batch_size=256, screen=None):
     """Write `count` images of each class index in `classes` (ascending) into out_dir/<class folder>/
     (classes.class_folders), numbered per folder as generate() numbers one, and a preview grid with
-    a row per class: its first imaging.CLASS_GRID_COLUMNS images, named.
+    a row per class: its first imaging.CLASS_GRID_COLUMNS images, named (white where a class has
+    fewer than another). `count` may also be a list beside `classes` (generate_img.py --balance): a class given 0
+    gets no folder and no row.
 
     Every class draws its latents from the same seed, so image i of every class comes from the same
     noise (a grid column shows one latent across the classes), and a run for some classes writes
     the very files a run for all of them writes for those classes.
     """
     folders = class_folders(state.class_names)
-    run, previews = Run([], by_class=True), []
-    for index in classes:
+    counts = count if isinstance(count, (list, tuple)) else [count] * len(classes)
+    run, previews, names = Run([], by_class=True), [], []
+    for index, number in zip(classes, counts):
+        if not number:
+            continue
         name = state.class_names[index]
-        result, preview = _write_images(state, count, seed, Path(out_dir) / folders[index], batch_size,
-                                        imaging.CLASS_GRID_COLUMNS, np.full(count, index, np.int32), name)
+        result, preview = _write_images(state, number, seed, Path(out_dir) / folders[index], batch_size,
+                                        imaging.CLASS_GRID_COLUMNS, index, name, screen)
         run.results.append(result)
-        previews.append(preview)
         if result.interrupted:
             return run
-    tiles = np.concatenate(previews)
-    names = [state.class_names[index] for index in classes]
-    run.grid = _write_grid(imaging.class_grid(tiles, names), grid_path)
+        previews.append(preview)
+        names.append(name)
+    width = max(len(preview) for preview in previews)  # a class with fewer images gets white tiles
+    tiles = np.concatenate([np.concatenate([preview, np.full((width - len(preview), *preview.shape[1:]), 255, np.uint8)])
+                            for preview in previews])
+    run.grid = write_grid(imaging.class_grid(tiles, names), grid_path)
     return run
 
 
@@ -191,9 +204,10 @@ def check_class_folders(out_dir, folders):
                             "Move the file away, or pass another folder to --out.")
 
 
-def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, class_name=None):
+def _write_images(state, count, seed, out_dir, batch_size, keep, label=None, class_name=None, screen=None):
     """(Result, the first `keep` images as uint8) of writing `count` images into out_dir;
-    labels: (count,) class indices for a conditional generator, else None."""
+    label: the class index for a conditional generator, else None. screen: uint8 batch, class name
+    -> the mask of images to write; images are drawn (up to screen.budget(count)) until count pass."""
     first = next_index(out_dir)
     width = max(MIN_DIGITS, len(str(first + count - 1)))
     try:
@@ -213,16 +227,29 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, cl
     pending = deque()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png-writer")
     done, finished = 0, False
+    # The same seed draws the same latents whatever the total (the first of a larger draw equal a
+    # smaller one), so a screened run's latents are the unscreened run's, less those dropped.
+    drawn = count if screen is None else screen.budget(count)
+    labels = None if label is None else np.full(drawn, label, np.int32)
     try:
-        for images in generated_batches(state.ema_generator, state.cfg, count, seed, batch_size, labels):
+        for images in generated_batches(state.ema_generator, state.cfg, drawn, seed, batch_size, labels):
+            if screen is not None:
+                images = _screened(images, count - done, screen, class_name)
             if done < keep:
                 preview.append(images[:keep - done])
-            pending.append(pool.submit(writer.write, images, first + done))
-            done += len(images)
+            if len(images):
+                pending.append(pool.submit(writer.write, images, first + done))
+                done += len(images)
             # Wait for the oldest batch only when too many are queued, or at the end.
             while len(pending) > IN_FLIGHT or (done == count and pending):
                 pending.popleft().result()
                 progress.update(writer.written)
+            if done == count:
+                break
+        while pending:  # a screened run that ran out of draws: what it found is written before it stops
+            pending.popleft().result()
+        if done < count:
+            raise screen.shortfall(count, done, class_name)
         finished = True
     except KeyboardInterrupt:
         pass
@@ -232,11 +259,23 @@ def _write_images(state, count, seed, out_dir, batch_size, keep, labels=None, cl
         pool.shutdown(wait=True, cancel_futures=True)
     if progress.bar and not finished:
         print()  # the bar leaves the cursor at the end of its line
-    result = Result(out_dir, first, writer.written, width, interrupted=not finished, class_name=class_name)
+    result = Result(out_dir, first, writer.written, width, interrupted=not finished, class_name=class_name, asked=count)
     return result, np.concatenate(preview) if finished else None
 
 
-def _write_grid(canvas, path):
+def _screened(images, needed, screen, class_name):
+    """The first `needed` images of a batch that pass the screen, in order. Only as many are
+    screened as it takes (screening runs Inception, generating does not): the rest are dropped
+    unseen, and the screen counts only the images it saw."""
+    kept, start = [], 0
+    while needed > 0 and start < len(images):
+        chunk = images[start:start + needed]
+        kept.append(chunk[screen(chunk, class_name)])
+        needed, start = needed - len(kept[-1]), start + len(chunk)
+    return np.concatenate(kept) if kept else images[:0]
+
+
+def write_grid(canvas, path):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

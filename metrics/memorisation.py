@@ -53,9 +53,14 @@ def _report(fake, real, space):
 def pairs_grid(fake_pixels, real_pixels, report, pairs=GRID_PAIRS, columns=GRID_COLUMNS):
     """The closest `pairs` of report as one image, closest first in reading order: each pair is
     the generated image, a 1-pixel gap and its nearest real image; pairs are 5 pixels apart."""
-    tiles = np.stack([imaging.grid(np.stack([fake_pixels[f], real_pixels[r]]), columns=2, pad=1)
-                      for f, r, _ in copies.closest_pairs(report, pairs)])
-    scale = imaging.view_scale(max(fake_pixels.shape[1:3]))
+    return pairs_image([(fake_pixels[f], real_pixels[r]) for f, r, _ in copies.closest_pairs(report, pairs)], columns)
+
+
+def pairs_image(pairs, columns=GRID_COLUMNS):
+    """(generated, real) uint8 image pairs, in reading order, as one image: each pair is the
+    generated image, a 1-pixel gap and the real one; pairs are 5 pixels apart."""
+    tiles = np.stack([imaging.grid(np.stack(pair), columns=2, pad=1) for pair in pairs])
+    scale = imaging.view_scale(max(pairs[0][0].shape[:2]))
     return imaging.grid(tiles, columns=min(columns, len(tiles)), pad=3, scale=scale)
 
 

@@ -37,8 +37,10 @@ What must hold: exit code 0 from every process, and the output the command promi
 checkpoint of its last epoch; NUM new img_*.png files and nothing else in its folder; the `FID:`
 line (and the `KID:`, `precision:` ... `coverage:` and `copies:` lines asked for), or one table
 row per session; for a conditional session, NUM images in each of its class
-folders). A command whose README comment starts with `refused:` must
-instead exit with code 2 and print the rest of that comment in its error message.
+folders; with --balance, NUM less the class's training images). generate_img.py --reject-copies
+gets `--weights random --inception-size 75`, as compute_fid.py does. A command whose README comment
+starts with `refused:` must instead exit with code 2 and print the rest of that comment in its
+error message.
 """
 import csv
 import json
@@ -60,12 +62,15 @@ import generate_img
 import script_processes
 from conftest import REPO, TINY, make_image_folder
 from data import idx
+from data import datasets
+from generation.classes import class_folders
 
 pytestmark = pytest.mark.slow  # runs the README's commands
 
 SCRIPTS = ("DCGAN_train.py", "generate_img.py", "compute_fid.py")
 TRAIN_SMALL = [*TINY, "--set", "max_images=8"]
 FID_OFFLINE = ["--weights", "random", "--inception-size", "75", "--num", "8", "--num-real", "8"]
+COPIES_OFFLINE = FID_OFFLINE[:4]  # generate_img.py --reject-copies: the same network, offline
 TIMEOUT = 300
 FLAGS = {"--strict", "-h", "--help"}  # DCGAN_train.py options that take no value
 IMAGE_NAME = re.compile(r"img_\d{6,}\.png")
@@ -274,7 +279,8 @@ class Walkthrough:
         session = self.sandbox / args.checkpoint_root / f"training_{args.training}"
         out = self.sandbox / args.out if args.out else session / "generated"
         before = set(out.rglob("*")) if out.is_dir() else set()
-        outcome = Outcome(self._process("generate_img.py", command.words, command.env), setup)
+        offline = COPIES_OFFLINE if args.reject_copies else []
+        outcome = Outcome(self._process("generate_img.py", command.words + offline, command.env), setup)
         if command.refused is not None or not out.is_dir():
             return outcome
         new = [p for p in set(out.rglob("*")) - before if p.is_file()]
@@ -286,6 +292,14 @@ class Walkthrough:
         for path in new:
             per_folder[path.parent] = per_folder.get(path.parent, 0) + 1
         classes = stored.get("class_names") if stored.get("conditional") else None
+        if classes is not None and args.balance and not args.classes:  # NUM less each class's training images
+            real = json.loads((session / "class_counts.json").read_text())
+            expected = {out / folder: int(args.num) - real[name] for name, folder in zip(classes, class_folders(classes))
+                        if real[name] < int(args.num)}
+            if per_folder != expected:
+                outcome.problems.append(f"new images per folder {self._relative(per_folder)}, not NUM less the "
+                                        f"training images of each class, {self._relative(expected)}")
+            return outcome
         expected = {out: int(args.num)} if classes is None else None
         if classes is None and per_folder != expected:
             outcome.problems.append(f"new images per folder {self._relative(per_folder)}, not {args.num} in {out}")

@@ -102,6 +102,9 @@ def run(plan, state, training_images, strategy=None, on_start=None):
         _prepare_folder(plan, progress)
         if not plan.restore_prefix:
             progress.write_reals(training_images)
+            if state.class_names:  # the labels this loop trains on, for generate_img.py --balance
+                counts = np.bincount(training_images.labels, minlength=len(state.class_names))
+                sessions.write_class_counts(plan.session, state.class_names, counts)
     events = EventLog(plan.session, enabled=chief)
     events.start(first_epoch=plan.restore_epoch + 1, last_epoch=plan.last_epoch, steps=steps,
                  images=len(training_images.images), batch_size=cfg["batch_size"])

@@ -2,16 +2,19 @@
 
 Session N lives in <checkpoint root>/training_N/: config.yaml (the resolved config), the
 tf.train checkpoints ckpt-E (state at the end of epoch E) listed by the `checkpoint` state file,
-images/, metrics.csv, losses.png, progress.gif and logs/. Every reader of a session
+images/, metrics.csv, losses.png, progress.gif, logs/ and, for a conditional session,
+class_counts.json (its training images per class). Every reader of a session
 (training with -r, generate_img.py, compute_fid.py) rebuilds the networks from config.yaml and
 restores with an assertion that every value matched (training/state.py).
 
 Plain Python, no TensorFlow: the app lists sessions and checks a form with this module alone.
 """
+import json
 import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from training import config as config_lib
@@ -20,6 +23,7 @@ from utils.errors import UserError, warn
 
 CHECKPOINT_NAME = "ckpt"
 STATE_FILE = "checkpoint"
+CLASS_COUNTS_FILE = "class_counts.json"  # {class name: training images}, in label order
 _SESSION_DIR = re.compile(r"^training_(\d+)$")
 _CHECKPOINT = re.compile(rf"^{CHECKPOINT_NAME}-(\d+)$")
 
@@ -158,3 +162,37 @@ def pick_checkpoint(session, epoch=None):
         raise UserError(f"{session} has no checkpoint for epoch {epoch}. Epochs with a checkpoint: "
                         f"{', '.join(map(str, epochs)) or 'none'}.")
     return epoch, epochs[epoch]
+
+
+def write_class_counts(session, class_names, counts):
+    """Store a conditional session's training images per class, {class name: count} in label order:
+    what the loop trains on, so generate_img.py --balance tops the classes up without the data."""
+    text = json.dumps(dict(zip(class_names, map(int, counts))), indent=1, ensure_ascii=False) + "\n"
+    imaging.write_atomic(Path(session) / CLASS_COUNTS_FILE, lambda target: Path(target).write_text(text))
+
+
+def read_class_counts(session, class_names):
+    """The stored training images per class as a list in label order, or None for a session trained
+    before they were stored. Refused when the file names other classes than the config."""
+    path = Path(session) / CLASS_COUNTS_FILE
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} cannot be read ({e}). Delete it: the counts are then taken from the "
+                        "session's training data.") from None
+    if not isinstance(stored, dict) or list(stored) != list(class_names) or \
+            not all(isinstance(count, int) and count >= 0 for count in stored.values()):
+        raise UserError(f"{path} does not hold a count for each of the session's classes {list(class_names)}, in "
+                        "that order. Delete it: the counts are then taken from the session's training data.")
+    return list(stored.values())
+
+
+def class_counts_from_data(cfg):
+    """Training images per class, in label order, of a conditional session whose counts were not
+    stored: its labels as the stored config loads them (decodes the data; needs TensorFlow when the
+    images are resized)."""
+    from metrics import classes  # imported here: listing sessions needs no image decoding
+    labels = classes.training_set(cfg).labels
+    return [int(count) for count in np.bincount(labels, minlength=len(cfg["class_names"]))]
