@@ -24,7 +24,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from generation.balance import top_up
+from generation.balance import parse_real_counts, top_up
 from utils import cli
 from utils.errors import UserError
 
@@ -142,29 +142,12 @@ def class_configs(root, numbers, names):
     return cfgs, names
 
 
-def requested_counts(values, names):
-    """--real-counts against the class names: a count per class in class order, or None for 'all'."""
+def requested_counts(values, names, number=None):
+    """--real-counts against the class names: a count per class in class order, or None for 'all'.
+    number: the conditional session's (None with --sessions), named in the messages."""
     if values == ["all"]:
         return None
-    how = (f"Give one count per class in this order ({', '.join(names)}), or NAME=COUNT for every class "
-           "(quote a name with a space), or 'all'.")
-    pairs = [value.rpartition("=") for value in values if "=" in value]
-    if pairs and len(pairs) < len(values):
-        raise UserError(f"--real-counts {' '.join(values)} mixes counts and NAME=COUNT pairs. {how}")
-    if not pairs:
-        if len(values) != len(names):
-            raise UserError(f"--real-counts gives {len(values)} counts for {len(names)} classes. {how}")
-        return [cli.parse_count(v, f"--real-counts: the count of {n!r}", minimum=1) for v, n in zip(values, names)]
-    given = [name for name, _, _ in pairs]
-    unknown = [name for name in given if name not in names]
-    twice = sorted({name for name in given if given.count(name) > 1})
-    missing = [name for name in names if name not in given]
-    for problem, listed in (("names classes the session does not have", unknown), ("names twice", twice),
-                            ("gives no count for", missing)):
-        if listed:
-            raise UserError(f"--real-counts {problem}: {', '.join(map(repr, listed))}. {how}")
-    counts = {name: cli.parse_count(count, f"--real-counts {name}=", minimum=1) for name, _, count in pairs}
-    return [counts[name] for name in names]
+    return parse_real_counts(values, names, number, minimum=1)
 
 
 def check_target(counts, target, names):
@@ -191,7 +174,8 @@ def _run(args):
         cfgs, names = [conditional_config(root, args.session)], None
     else:
         cfgs, names = class_configs(root, args.sessions, args.class_names)
-    counts = None if args.real_counts is None else requested_counts(args.real_counts, names or cfgs[0]["class_names"])
+    counts = None if args.real_counts is None else requested_counts(args.real_counts, names or cfgs[0]["class_names"],
+                                                                           args.session)
     if counts:
         check_target(counts, args.top_up_to or max(counts), names or cfgs[0]["class_names"])
     cli.load_tensorflow()

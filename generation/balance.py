@@ -14,18 +14,21 @@ def top_up(real_counts, num):
     return [max(0, num - count) for count in real_counts]
 
 
-def parse_real_counts(values, class_names, number):
-    """--real-counts: a list of counts in label order, from NAME=COUNT items (a class's name, folder
-    name or index; every class named once) or from one plain count per class, in class order."""
+def parse_real_counts(values, class_names, number=None, minimum=0):
+    """--real-counts of generate_img.py and evaluate_augmentation.py: a list of counts in label
+    order, from NAME=COUNT items (a class's name, folder name or index; every class named once) or
+    from one plain count per class, in class order; each count at least `minimum`. number: the
+    session's, for the messages (None: "the session")."""
     def count_of(text, what):
-        if not (text.isascii() and text.isdigit()):
-            raise UserError(f"--real-counts: the count of {what} must be a whole number, got {text!r}. "
-                            "Pass NAME=COUNT for each class, or one count per class in class order.")
+        if not (text.isascii() and text.isdigit()) or int(text) < minimum:
+            raise UserError(f"--real-counts: the count of {what} must be a whole number of at least {minimum}, "
+                            f"got {text!r}. Pass NAME=COUNT for each class, or one count per class in class order.")
         return int(text)
 
     if not any("=" in value for value in values):
         if len(values) != len(class_names):
-            raise UserError(f"--real-counts got {len(values)} counts, but session {number} has {len(class_names)} "
+            whose = "the session" if number is None else f"session {number}"
+            raise UserError(f"--real-counts got {len(values)} counts, but {whose} has {len(class_names)} "
                             f"classes ({', '.join(class_names)}). Pass one count per class in this order, or "
                             "NAME=COUNT for each class.")
         return [count_of(value, class_names[i]) for i, value in enumerate(values)]
@@ -41,8 +44,8 @@ def parse_real_counts(values, class_names, number):
         counts[index] = count_of(text, class_names[index])
     missing = [name for i, name in enumerate(class_names) if i not in counts]
     if missing:
-        raise UserError(f"--real-counts has no count for {', '.join(missing)}. Give every class of session "
-                        f"{number} a count (0 for a class without training images).")
+        raise UserError(f"--real-counts has no count for {', '.join(missing)}. Give every class of the session "
+                        "a count" + (" (0 for a class without training images)." if minimum == 0 else "."))
     return [counts[i] for i in range(len(class_names))]
 
 

@@ -59,6 +59,7 @@ def choose(class_names, wanted, number, option="--class"):
             chosen.add(int(text))
         else:
             listing = ", ".join(f"{i} {name}" for i, name in enumerate(class_names))
-            raise UserError(f"Session {number} has no class {text!r}. Its classes, by index: {listing}. "
+            whose = "The session" if number is None else f"Session {number}"
+            raise UserError(f"{whose} has no class {text!r}. Its classes, by index: {listing}. "
                             f"Pick one of these names or indices with {option}.")
     return sorted(chosen)
