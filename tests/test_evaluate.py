@@ -49,6 +49,13 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
+def refused_leaving_unchanged(folder, phrases, *args):
+    """evaluate_augmentation.py ARGS is refused with all the phrases, and nothing under folder changes."""
+    before = snapshot(folder)
+    assert_refused(run_script("evaluate_augmentation.py", *args), *phrases)
+    assert snapshot(folder) == before
+
+
 def assert_refused(result, *phrases):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -193,34 +200,26 @@ def test_a_folder_session_without_held_out_images_is_refused_with_how_to_train_o
     shutil.copytree(session, copy, ignore=shutil.ignore_patterns("evaluate_augmentation*"))
     config = yaml.safe_load((copy / "config.yaml").read_text())
     (copy / "config.yaml").write_text(yaml.safe_dump(dict(config, holdout=0.0)))
-    before = snapshot(tmp_path)
-    result = run_script("evaluate_augmentation.py", "--checkpoint-root", tmp_path / "ckpts", 2, *QUICK)
-    assert_refused(result, "holdout 0", "--set holdout=0.1", "new session")
-    assert snapshot(tmp_path) == before
+    refused_leaving_unchanged(tmp_path, ["holdout 0", "--set holdout=0.1", "new session"],
+                              "--checkpoint-root", tmp_path / "ckpts", 2, *QUICK)
 
 
 def test_an_unconditional_session_alone_is_refused_pointing_to_sessions(gray_session):
     root, number = gray_session
-    before = snapshot(root)
-    result = run_script("evaluate_augmentation.py", "--checkpoint-root", root, number, *QUICK)
-    assert_refused(result, "unconditional", "no labels", "--sessions")
-    assert snapshot(root) == before
+    refused_leaving_unchanged(root, ["unconditional", "no labels", "--sessions"],
+                              "--checkpoint-root", root, number, *QUICK)
 
 
 def test_more_real_images_per_class_than_a_class_has_is_refused_naming_the_classes(conditional):
     root, session = conditional
-    before = snapshot(session)
-    result = run_script("evaluate_augmentation.py", "--checkpoint-root", root, 1, *QUICK, "--real-per-class", 7)
-    assert_refused(result, "'cat' has 6; 'dog' has 6; 'fox' has 6", "--real-per-class 6 or less")
-    assert snapshot(session) == before
+    refused_leaving_unchanged(session, ["'cat' has 6; 'dog' has 6; 'fox' has 6", "--real-per-class 6 or less"],
+                              "--checkpoint-root", root, 1, *QUICK, "--real-per-class", 7)
 
 
 def test_a_class_missing_from_the_test_images_is_refused(conditional):
     root, session = conditional
-    before = snapshot(session)
-    result = run_script("evaluate_augmentation.py", "--checkpoint-root", root, 1, *QUICK, "--test-num", 2)
-    assert_refused(result, "no image of the class", "--test-num")
-    assert snapshot(session) == before
+    refused_leaving_unchanged(session, ["no image of the class", "--test-num"],
+                              "--checkpoint-root", root, 1, *QUICK, "--test-num", 2)
 
 
 @pytest.mark.parametrize("option", ["--real-per-class", "--synthetic-per-class", "--repeats", "--epochs"])
