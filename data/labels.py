@@ -79,6 +79,15 @@ def class_frequencies(labels, num_classes):
     return (np.bincount(labels, minlength=num_classes) / len(labels)).astype(np.float32)
 
 
+def fake_class_shares(labels, num_classes, draw):
+    """(num_classes,) float32 shares to draw the classes of fake batches from: the training set's
+    (draw "data": the discriminator then sees each class as often among fakes as among reals) or
+    equal ("uniform": a rare class is generated, and its generator gradients come, as often as a
+    frequent class's)."""
+    shares = class_frequencies(labels, num_classes)  # also checks the labels
+    return np.full(num_classes, 1 / num_classes, np.float32) if draw == "uniform" else shares
+
+
 def holdout_split(labels, share, seed):
     """(training indices, held-out indices), both sorted: a seeded round(share * n) of each class's
     n images held out, so a classifier can be tested on images the GAN never saw. A pure

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from conftest import make_image_folder
 import models
 from data import cache, datasets, decode, idx, labels as labels_lib, pipeline
 from utils.errors import UserError
@@ -410,3 +411,31 @@ def test_sampled_labels_compile_with_xla():
 
     labels = draw(3)
     assert np.array_equal(labels, draw(3)) and 0.2 < (labels == 0).mean() < 0.3
+
+
+def test_fake_classes_uniform_draws_every_class_equally_often_and_data_draws_the_training_shares():
+    labels = np.array([0, 0, 0, 1], np.int32)  # a class three times as frequent as the other
+    np.testing.assert_allclose(labels_lib.fake_class_shares(labels, 2, "data"), [0.75, 0.25])
+    np.testing.assert_allclose(labels_lib.fake_class_shares(labels, 2, "uniform"), [0.5, 0.5])
+
+
+@pytest.mark.parametrize("draw, shares", [("data", [0.75, 0.25]), ("uniform", [0.5, 0.5])])
+def test_the_training_step_draws_fake_classes_as_fake_classes_says(draw, shares, tmp_path, monkeypatch):
+    from data.datasets import load_training_images
+    from training import loop
+    from training import plan as training_plan
+    for name, count in (("cat", 6), ("dog", 2)):
+        make_image_folder(tmp_path / "pets" / name, count=count, seed=count)
+    seen = []
+
+    def step_maker(state, cfg, strategy, batch_size, class_probabilities=None):
+        seen.append(class_probabilities)
+        raise KeyboardInterrupt  # the shares are all this test needs: no step is built or run
+
+    monkeypatch.setattr(loop, "make_train_step", step_maker)
+    plan = training_plan.plan(tmp_path / "ck", 1, 1, overrides=dict(
+        dataset="folder", data_dir=str(tmp_path / "pets"), conditional=True, fake_classes=draw, g_filters=8,
+        d_filters=8, batch_size=4, precision="float32", cache_dir=str(tmp_path / "cache")))
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(plan, loop.build_state(plan), load_training_images(plan.cfg))
+    np.testing.assert_allclose(seen[0], shares)

@@ -137,6 +137,7 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "conditional": _bool,
     "holdout": _float(0.0, 1.0, hi_open=True),
     "class_counts": _class_counts,
+    "fake_classes": _choice("data", "uniform"),
     "image_size": _choice(*SUPPORTED_SIZES),
     "channels": _choice(1, 3),
     "noise_dim": _int(1, 4096),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from data.labels import class_frequencies
+from data.labels import fake_class_shares
 from data.pipeline import epoch_dataset, steps_per_epoch
 from metrics.training_fid import FidScorer
 from training import config as config_lib
@@ -69,7 +69,8 @@ class Run:
     def __post_init__(self):
         self.checkpoints = Checkpoints(self.state, self.plan, self.chief)
         classes = self.state.class_names
-        probabilities = class_frequencies(self.data.labels, len(classes)) if classes else None
+        probabilities = fake_class_shares(self.data.labels, len(classes), self.cfg["fake_classes"]) \
+            if classes else None
         self.train_step = make_train_step(self.state, self.cfg, self.strategy, self.cfg["batch_size"], probabilities)
         self.clock = RunClock(self.first_epoch, self.plan.last_epoch, self.steps)
 
