@@ -229,7 +229,7 @@ def test_counts_for_unknown_classes_or_of_the_wrong_number_are_refused_before_an
     root, number, _ = session_with_test_files
     before = snapshot(root)
     for counts, phrases in [(["Shoe=3", "Bag=1"], ["has no class 'Shoe'", "0 T-shirt/top, 1 Trouser,"]),
-                            (["2", "2", "1"], ["got 3 counts, but the session has 10 classes"]),
+                            (["2", "2", "1"], [f"got 3 counts, but session {number} has 10 classes"]),
                             (["2"] * 10, ["Every class has at least 2 real images", "--top-up-to above 2"])]:
         result = run_script("evaluate_augmentation.py", "--checkpoint-root", root, number, "--real-counts", *counts,
                             *QUICK, env=poisoned_tensorflow, fresh_interpreter=True)
