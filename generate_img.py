@@ -166,7 +166,8 @@ def _balance_plan(args, session, cfg, chosen, count, number):
         real = sessions.read_class_counts(session, names)
     if real is None:
         try:
-            real = sessions.class_counts_from_data(cfg)
+            from metrics import classes  # only here: it decodes the data, TensorFlow may load
+            real = classes.training_class_counts(cfg)
         except UserError as e:
             raise UserError(f"Session {number} was trained before sessions stored their training images per class "
                             f"({sessions.CLASS_COUNTS_FILE}), and its data cannot be read to count them ({e}). "

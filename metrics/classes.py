@@ -42,6 +42,14 @@ def generated_labels(labels, num_classes, count, seed):
     return np.random.default_rng(seed).permutation(drawn)
 
 
+def training_class_counts(cfg):
+    """Training images per class, in label order, of a conditional session that did not store them
+    (sessions trained before class_counts.json): its labels as the stored config loads them
+    (decodes the data; needs TensorFlow when the images are resized)."""
+    labels = training_set(cfg).labels
+    return [int(count) for count in np.bincount(labels, minlength=len(cfg["class_names"]))]
+
+
 def real_counts(loaded, num_real):
     """{class name: real images per-class FID uses}: all of the class, up to num_real (0 = all)."""
     counts = np.bincount(loaded.labels, minlength=len(loaded.class_names))

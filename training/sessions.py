@@ -14,7 +14,6 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from training import config as config_lib
@@ -187,12 +186,3 @@ def read_class_counts(session, class_names):
         raise UserError(f"{path} does not hold a count for each of the session's classes {list(class_names)}, in "
                         "that order. Delete it: the counts are then taken from the session's training data.")
     return list(stored.values())
-
-
-def class_counts_from_data(cfg):
-    """Training images per class, in label order, of a conditional session whose counts were not
-    stored: its labels as the stored config loads them (decodes the data; needs TensorFlow when the
-    images are resized)."""
-    from metrics import classes  # imported here: listing sessions needs no image decoding
-    labels = classes.training_set(cfg).labels
-    return [int(count) for count in np.bincount(labels, minlength=len(cfg["class_names"]))]
