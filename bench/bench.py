@@ -17,13 +17,14 @@ options (`bench.py NAME --help`):
     python bench/bench.py colour-recipe --data DIR --keep DIR   # 64x64 recipes at equal CPU time
     python bench/bench.py colour-augment --data DIR --keep DIR  # none/ADA/DiffAugment on a real subset
     python bench/bench.py copy-filter --weights FILE            # what --reject-copies drops of unseen real images
+    python bench/bench.py drs --checkpoint-root DIR --real SET  # discriminator rejection sampling, with and without
     python bench/bench.py all              # the standard set (train .. usefulness) with their defaults
 
 Sizes are options, so a quick run can scale them down; bench/README.md says which sizes its
 figures are for. The benchmarks live in speed.py (train, folder, memory, generate, fid),
 samples.py (quality, conditional, augment, recipe, usefulness), colour.py (colour-recipe),
-colour_augment.py (colour-augment), copy_filter.py (copy-filter) and fid_reference.py
-(fid-reference).
+colour_augment.py (colour-augment), copy_filter.py (copy-filter), drs.py (drs) and
+fid_reference.py (fid-reference).
 """
 import argparse
 import inspect
@@ -40,6 +41,7 @@ from utils import cli  # noqa: E402
 import colour  # noqa: E402
 import colour_augment  # noqa: E402
 import copy_filter  # noqa: E402
+import drs  # noqa: E402
 import fid_reference  # noqa: E402
 import samples  # noqa: E402
 import speed  # noqa: E402
@@ -48,7 +50,7 @@ import speed  # noqa: E402
 BENCHES = {**speed.BENCHES, **samples.BENCHES,
            **{name: (module.add_arguments, module.run) for name, module in
               (("fid-reference", fid_reference), ("colour-recipe", colour), ("colour-augment", colour_augment),
-               ("copy-filter", copy_filter))}}
+               ("copy-filter", copy_filter), ("drs", drs))}}
 # What `all` (make bench) runs: the benchmarks that need no data or options of their own.
 STANDARD = ("train", "folder", "memory", "generate", "fid", "quality", "conditional", "augment", "recipe", "usefulness")
 
