@@ -12,8 +12,10 @@ each arm's newest checkpoint, across sessions. After each stretch every arm's av
 scored by the standard FID of --num images against the WHOLE set (as StyleGAN2-ADA scores its
 subsets against the full dataset: a generator that hands back its training subset is not rewarded
 for it), and r_t and augment_p of every epoch come from the sessions' metrics.csv. One record per
-score in results.jsonl.
+score in results.jsonl, and curves.png draws them: FID against steps above, every epoch's r_t
+(and augment_p) below.
 """
+import csv
 import json
 from pathlib import Path
 
@@ -86,4 +88,38 @@ def run(args):
                 f.write(json.dumps(record) + "\n")
             runs.copy_outputs(root / arm / "training_1", Path(args.grids) / f"{root.name}_{arm}")
             report(f"colour-augment {arm} epoch={epoch}", **{k: v for k, v in record.items() if k not in ("arm", "epoch")})
+        plot_curves(root, args.arms)
 
+
+
+def plot_curves(root, arms=tuple(ARMS)):
+    """root/curves.png: each arm's FID at its scores (top) and its r_t and augment_p every epoch (bottom)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from utils import imaging
+    records = [json.loads(line) for line in (root / "results.jsonl").read_text().splitlines()]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    for arm, colour in zip(arms, ("tab:blue", "tab:orange", "tab:green")):
+        mine = [r for r in records if r["arm"] == arm]
+        if not mine:
+            continue
+        top.plot([r["steps"] for r in mine], [r["fid"] for r in mine], "o-", color=colour, label=arm)
+        steps_per_epoch = mine[0]["steps"] / mine[0]["epoch"]
+        with open(root / arm / "training_1" / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        steps = [int(row["epoch"]) * steps_per_epoch for row in rows]
+        bottom.plot(steps, [float(row["r_t"]) for row in rows], color=colour, lw=0.8, label=f"{arm} r_t")
+        if arm != "none":
+            bottom.plot(steps, [float(row["augment_p"] or 0) for row in rows], color=colour, lw=0.8, ls="--",
+                        label=f"{arm} augment_p")
+    top.set(ylabel="FID against the whole set", title=root.name)
+    bottom.axhline(0.9, color="grey", lw=0.5)
+    bottom.set(xlabel="steps", ylabel="r_t (solid), augment_p (dashed)", ylim=(0, 1.05))
+    top.legend()
+    bottom.legend(fontsize=7, ncol=2)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    imaging.write_atomic(root / "curves.png", lambda target: fig.savefig(target, format="png", dpi=90))
+    plt.close(fig)

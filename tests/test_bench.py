@@ -1,6 +1,9 @@
 """The benchmark script: its command line, its side-by-side comparison, and real scaled-down runs."""
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
 
 import pytest
@@ -126,11 +129,30 @@ def test_colour_augment_scores_every_arm_and_goes_on_from_its_kept_sessions(tmp_
         ("none", 1, 2), ("ada", 1, 2), ("none", 2, 4), ("ada", 2, 4)]
     assert sorted(p.name for p in (tmp_path / "grids" / "colour_augment_16_32_ada").iterdir()) == [
         "epoch_0001.png", "epoch_0002.png", "losses.png", "metrics.csv"]
+    assert (results.parent / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Run again to epoch 3, scored every 2: epoch 2 is done, and the last epoch is scored though 3 is not a multiple of 2.
     out = run_script(*command, "--epochs", "3", "--score-every", "2")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "Restored session 1" in out.stdout
     assert [(r["arm"], r["epoch"]) for r in records(results)][4:] == [("none", 3), ("ada", 3)]
+
+
+@pytest.mark.slow
+def test_a_signal_stops_the_benchmark_instead_of_letting_it_go_on_to_its_next_run(tmp_path):
+    command = [sys.executable, str(REPO / "bench" / "bench.py"), "colour-augment", "--data", colour_folder(tmp_path),
+               "--keep", tmp_path / "keep", "--grids", tmp_path / "grids", "--subset", "16", "--image-size", "32",
+               "--arms", "none", "ada", *TINY_COLOUR, "--epochs", "60", "--score-every", "30"]
+    process = subprocess.Popen(list(map(str, command)), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    for line in process.stdout:
+        if line.startswith("epoch 2/30  g_loss"):  # the first arm's training is under way
+            break
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stdout[-2000:] + stderr[-2000:]
+    assert "Stopped after epoch" in stderr and "run the benchmark again to go on" in stderr
+    root = tmp_path / "keep" / "colour_augment_16_32"
+    assert not (root / "ada").exists() and not (root / "results.jsonl").exists()  # nothing after the stop
 
 
 @pytest.mark.slow
