@@ -107,7 +107,7 @@ def plot_curves(root, arms=tuple(ARMS)):
         top.plot([r["steps"] for r in mine], [r["fid"] for r in mine], "o-", color=colour, label=arm)
         steps_per_epoch = mine[0]["steps"] / mine[0]["epoch"]
         with open(root / arm / "training_1" / "metrics.csv") as f:
-            rows = list(csv.DictReader(f))
+            rows = list(csv.DictReader(f))[:mine[-1]["epoch"]]  # up to its last score, like the FID curve
         steps = [int(row["epoch"]) * steps_per_epoch for row in rows]
         bottom.plot(steps, [float(row["r_t"]) for row in rows], color=colour, lw=0.8, label=f"{arm} r_t")
         if arm != "none":
