@@ -91,7 +91,6 @@ def run(args):
         plot_curves(root, args.arms)
 
 
-
 def plot_curves(root, arms=tuple(ARMS)):
     """root/curves.png: each arm's FID at its scores (top) and its r_t and augment_p every epoch (bottom)."""
     import matplotlib

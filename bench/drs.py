@@ -48,7 +48,7 @@ def add_arguments(parser):
                         "(default 5000)")
     parser.add_argument("--percentile", type=float, default=PERCENTILE, help="gamma's percentile of F (default 95)")
     parser.add_argument("--repeats", type=int, default=3, help="classifier runs of each arm (default 3; 0 = none)")
-    parser.add_argument("--out", help="where results.jsonl goes (default: the session folder)")
+    parser.add_argument("--out", help="where drs_results.jsonl goes (default: the session folder)")
     runs.add_weights(parser)
 
 
@@ -69,10 +69,9 @@ class Sampler:
         self._rng = tf.random.Generator.from_seed(seed)
         self._uniform = np.random.default_rng([seed, 17])
         self._noise = noise
-        self.drawn = 0
 
     def draw(self, labels):
-        """(uint8 images, D logits) of one batch of the given class indices (None: unconditional)."""
+        """(uint8 images, D logits) of one batch of the given class indices (all 0 for an unconditional session)."""
         import tensorflow as tf
         from data.pipeline import to_float
         from utils import imaging
@@ -83,7 +82,6 @@ class Sampler:
         # The uint8 image, as written to a file, is what is judged and kept.
         x = to_float(images)
         logits = self.state.discriminator([x, tf.constant(labels, tf.int32)] if conditional else x, training=True)
-        self.drawn += len(labels)
         return images, np.asarray(logits, np.float64)[:, 0]
 
     def _labels(self, classes, count):
@@ -117,7 +115,7 @@ class Sampler:
         gamma = {c: np.percentile(f_values(v, maximum[c]), percentile) for c, v in seen.items()}
         kept = {c: [] for c in wanted}
         drawn = dict.fromkeys(wanted, 0)
-        short = [c for c in wanted if counts[c]]
+        short = list(wanted)
         while short:
             labels = self._labels(short, self.batch_size)
             images, logits = self.draw(labels)
