@@ -129,9 +129,9 @@ def test_synchronized_batchnorm_on_two_replicas_trains_what_one_device_trains(tm
     got = checkpoint_tensors(tmp_path / "two" / "training_1" / "ckpt-1")
     names = [n for n in expected if n.startswith(("generator/", "discriminator/")) and "VARIABLE_VALUE" in n]
     assert names
-    # Summed across replicas the statistics differ from one device by rounding (seen: 4e-6);
-    # normalised per replica they differ by the batch (seen: 6e-3).
-    close = all(np.allclose(got[n], expected[n], rtol=1e-4, atol=1e-5) for n in names)
+    # Summed across replicas the statistics differ from one device by rounding (seen: 4e-6, and
+    # 1.2e-5 on another day's CPU); normalised per replica they differ by the batch (seen: 6e-3).
+    close = all(np.allclose(got[n], expected[n], rtol=1e-4, atol=5e-5) for n in names)
     assert close == sync
 
 
