@@ -60,9 +60,9 @@ def train_session(root, overrides, epochs, images=None, number=1, config_path=No
         return SessionProgress(session).rows()[:epochs]
     plan = training_plan.plan(root, number, epochs, max(done) if done else None, config_path=config_path,
                               overrides=overrides)
-    loop.run(plan, loop.build_state(plan), images if images is not None else load_training_images(plan.cfg))
+    code = loop.run(plan, loop.build_state(plan), images if images is not None else load_training_images(plan.cfg))
     rows = SessionProgress(session).rows()
-    if len(rows) < epochs:  # stopped by a signal: the benchmark stops too, rather than go on to the next run
+    if code:  # stopped by a signal: the benchmark stops too, rather than go on to the next run
         raise SystemExit(f"Stopped after epoch {len(rows)} of {epochs} in {session}; run the benchmark again to go on.")
     return rows
 
