@@ -88,6 +88,14 @@ def fake_class_shares(labels, num_classes, draw):
     return np.full(num_classes, 1 / num_classes, np.float32) if draw == "uniform" else shares
 
 
+def class_balanced_weights(labels):
+    """(N,) float64 probabilities of drawing each image, summing to 1, under which every class
+    present is drawn equally often: an image's weight is 1 / (classes x its class's size)."""
+    labels = np.asarray(labels)
+    present, index, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return 1.0 / (len(present) * counts[index])
+
+
 def holdout_split(labels, share, seed):
     """(training indices, held-out indices), both sorted: a seeded round(share * n) of each class's
     n images held out, so a classifier can be tested on images the GAN never saw. A pure

@@ -271,6 +271,61 @@ def test_worker_pipelines_share_out_labels_with_their_images():
         np.testing.assert_array_equal(np.concatenate([p[1].numpy() for p in pieces]), batch_labels)
 
 
+def test_class_balanced_epochs_draw_every_class_equally_often_and_labels_travel_with_their_images():
+    images = np.arange(100, dtype=np.uint8).reshape(100, 1, 1, 1)  # each image holds its own index
+    images = np.concatenate([images, 255 - images], axis=2)  # a flip swaps the two pixels
+    labels = (np.arange(100) >= 90).astype(np.int32)  # 90 of class 0, 10 of class 1
+
+    def epoch(epoch_number, class_balanced):
+        return list(pipeline.epoch_batches(images, 10, 2, epoch_number, True, labels, class_balanced))
+
+    balanced = [pair for number in range(1, 6) for pair in epoch(number, True)]
+    drawn = np.concatenate([batch_labels for _, batch_labels in balanced])
+    assert 0.4 < drawn.mean() < 0.6  # the rare class is half of what the discriminator sees
+    assert np.concatenate([batch_labels for _, batch_labels in epoch(1, False)]).sum() == 10  # each image once
+    for batch, batch_labels in balanced:
+        index = np.minimum(batch[:, 0, 0, 0], batch[:, 0, 1, 0])
+        np.testing.assert_array_equal(batch_labels, labels[index])
+    rare = np.concatenate([batch for batch, _ in balanced])[drawn == 1]
+    assert len(np.unique(np.minimum(rare[:, 0, 0, 0], rare[:, 0, 1, 0]))) == 10  # all of them, repeated
+    assert (rare[:, 0, 0, 0] > 127).any() and (rare[:, 0, 0, 0] < 128).any()  # repeats flipped and not
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(epoch(3, True), epoch(3, True)))  # a pure function
+
+
+@pytest.mark.slow  # trains two sessions
+def test_the_training_loop_draws_real_batches_as_real_classes_says(tmp_path, monkeypatch):
+    from data import pipeline as pipeline_module
+    from data.datasets import load_training_images
+    from training import loop
+    from training import plan as training_plan
+    for name, count in (("cat", 30), ("dog", 6)):
+        make_image_folder(tmp_path / "pets" / name, count=count, size=(8, 8), seed=count)
+    real_epoch_batches = pipeline_module.epoch_batches
+    drawn = {}
+
+    for draw in ("data", "uniform"):
+        def spy(*args, **kwargs):
+            for batch, batch_labels in real_epoch_batches(*args, **kwargs):
+                drawn.setdefault(draw, []).extend(batch_labels)
+                yield batch, batch_labels
+
+        monkeypatch.setattr(pipeline_module, "epoch_batches", spy)
+        plan = training_plan.plan(tmp_path / draw, 1, 1, overrides=dict(
+            dataset="folder", data_dir=str(tmp_path / "pets"), conditional=True, real_classes=draw, image_size=28,
+            g_filters=4, d_filters=4, batch_size=12, precision="float32", cache_dir=str(tmp_path / "cache")))
+        assert loop.run(plan, loop.build_state(plan), load_training_images(plan.cfg)) == 0
+    dog = 1  # class folders in sorted order
+    assert len(drawn["data"]) == len(drawn["uniform"]) == 36
+    assert drawn["data"].count(dog) == 6  # every image once
+    assert drawn["uniform"].count(dog) >= 12  # about half; 6 would be the data's share
+
+
+def test_real_classes_uniform_without_classes_is_refused():
+    from training import config
+    with pytest.raises(UserError, match="real_classes: uniform .* needs conditional: true"):
+        config.load_config(overrides=dict(real_classes="uniform"))
+
+
 # Networks
 
 def _fingerprint(model, inputs):

@@ -138,6 +138,7 @@ SCHEMA = {  # in the order of configs/fashion_mnist.yaml
     "holdout": _float(0.0, 1.0, hi_open=True),
     "class_counts": _class_counts,
     "fake_classes": _choice("data", "uniform"),
+    "real_classes": _choice("data", "uniform"),
     "image_size": _choice(*SUPPORTED_SIZES),
     "channels": _choice(1, 3),
     "noise_dim": _int(1, 4096),
@@ -249,6 +250,9 @@ def validate(cfg):
         raise UserError("dataset 'folder' needs data_dir: pass --data PATH_TO_IMAGE_FOLDER.")
     if checked["class_counts"] and not checked["conditional"]:
         check_class_counts(checked["class_counts"], None)  # refuses: there are no classes to count
+    if checked["real_classes"] == "uniform" and not checked["conditional"]:
+        raise UserError("real_classes: uniform draws the real batches class by class, so it needs "
+                        "conditional: true (a labelled set). Set conditional: true, or real_classes: data.")
     return checked
 
 

@@ -165,7 +165,7 @@ def _train_epoch(run, epoch, stop):
     dataset = run.strategy.distribute_datasets_from_function(lambda context: epoch_dataset(
         run.data.images, batch_size, cfg["seed"], epoch, cfg["flip"], context.input_pipeline_id,
         context.num_input_pipelines, context.get_per_replica_batch_size(batch_size),
-        labels=run.data.labels if cfg["conditional"] else None))
+        labels=run.data.labels if cfg["conditional"] else None, class_balanced=cfg["real_classes"] == "uniform"))
     if sys.stdout.isatty():
         print(f"Epoch {epoch}/{last}")
     bar = ProgressReport(run.steps, f"epoch {epoch}/{last} step", metrics=METRICS)
