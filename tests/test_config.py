@@ -47,6 +47,7 @@ def test_every_shipped_config_trains_a_dcgan_with_one_sided_label_smoothing(path
     ("d_steps", 0, "d_steps"),
     ("g_steps", 1.5, "g_steps"),
     ("ema_warmup", "slowly", "ema_warmup"),
+    ("real_classes", "balanced", "real_classes"),
 ])
 def test_new_keys_are_refused_by_name(key, value, message):
     with pytest.raises(UserError, match=message):
@@ -55,9 +56,10 @@ def test_new_keys_are_refused_by_name(key, value, message):
 
 def test_new_keys_accept_their_values():
     cfg = config.load_config(overrides={"augment": "translation, color", "augment_p": "auto", "precision":
-                                        "mixed_bfloat16", "sync_batchnorm": "true", "conditional": "true"})
-    assert (cfg["augment"], cfg["augment_p"], cfg["precision"], cfg["sync_batchnorm"], cfg["conditional"]) == \
-        ("translation,color", "auto", "mixed_bfloat16", True, True)
+                                        "mixed_bfloat16", "sync_batchnorm": "true", "conditional": "true",
+                                        "real_classes": "uniform"})
+    assert (cfg["augment"], cfg["augment_p"], cfg["precision"], cfg["sync_batchnorm"], cfg["conditional"],
+            cfg["real_classes"]) == ("translation,color", "auto", "mixed_bfloat16", True, True, "uniform")
 
 
 def test_the_old_mixed_precision_flag_reads_as_float16(tmp_path):
