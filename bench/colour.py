@@ -27,15 +27,18 @@ import runs
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "image_folder_64.yaml"
-# Overrides of configs/image_folder_64.yaml (the DCGAN paper's 64x64 networks, batch 64, ADA).
+# Overrides of configs/image_folder_64.yaml (batch 64, ADA). Each names its widths, so that a
+# candidate stays the same networks whatever widths the config file has by default.
+PAPER = {"g_filters": 128, "d_filters": 64}  # the DCGAN paper's 64x64 networks: 4x4x1024 -> 64x64x3
+G64 = {"g_filters": 64, "d_filters": 64}
 CANDIDATES = {
-    "paper": {},
-    "g64": {"g_filters": 64},
+    "paper": PAPER,
+    "g64": G64,
     "g32_d32": {"g_filters": 32, "d_filters": 32},
     "g64_d32": {"g_filters": 64, "d_filters": 32},
-    "g64_noaug": {"g_filters": 64, "augment": "none"},
-    "g64_b32": {"g_filters": 64, "batch_size": 32},
-    "g64_lr1e-4": {"g_filters": 64, "g_lr": 1e-4, "d_lr": 1e-4},
+    "g64_noaug": dict(G64, augment="none"),
+    "g64_b32": dict(G64, batch_size=32),
+    "g64_lr1e-4": dict(G64, g_lr=1e-4, d_lr=1e-4),
 }
 # Epochs after the first two are timed, TIMED_EPOCHS of them, and the cheaper one sets the rate:
 # other load only ever adds CPU time (spinning threads, shared caches).

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import REPO, make_image_folder, run_script
 
@@ -158,19 +159,23 @@ def test_a_signal_stops_the_benchmark_instead_of_letting_it_go_on_to_its_next_ru
 @pytest.mark.slow
 def test_colour_recipe_calibrates_trains_and_scores_a_candidate(tmp_path):
     out = run_script("bench/bench.py", "colour-recipe", "--data", colour_folder(tmp_path), "--keep", tmp_path / "keep",
-                     "--grids", tmp_path / "grids", "--subset", "16", "--candidates", "paper", "--minutes", "0.0001",
+                     "--grids", tmp_path / "grids", "--subset", "16", "--candidates", "g32_d32", "--minutes", "0.0001",
                      *TINY_COLOUR)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    line = next(line for line in out.stdout.splitlines() if line.startswith("colour-recipe paper "))
+    line = next(line for line in out.stdout.splitlines() if line.startswith("colour-recipe g32_d32 "))
     values = dict(re.findall(r"(\w+)=(\S+)", line))
     # Epochs 3 and 4 are timed (the first two trace and warm up), so the candidate has trained 4 epochs
     # of 2 whole batches when a tiny budget is already spent.
     assert values["epochs"] == "4" and values["steps"] == "8"
     assert {"fid", "precision", "recall", "density", "coverage", "copies"} <= set(values)
     (record,) = records(tmp_path / "keep" / "colour_recipe_16" / "results.jsonl")
-    assert record["candidate"] == "paper" and record["images_per_sec"] > 0
+    assert record["candidate"] == "g32_d32" and record["images_per_sec"] > 0
     assert json.loads((tmp_path / "keep" / "colour_recipe_16" / "plan.json").read_text()) == {
-        "paper": record["images_per_sec"]}
+        "g32_d32": record["images_per_sec"]}
+    # A candidate names its widths: --set's tiny ones do not change which networks it is.
+    session = tmp_path / "keep" / "colour_recipe_16" / "g32_d32" / "training_1"
+    stored = yaml.safe_load((session / "config.yaml").read_text())
+    assert (stored["g_filters"], stored["d_filters"], stored["batch_size"]) == (32, 32, 8)
 
 
 def test_the_gpu_check_is_a_valid_script_that_stays_in_the_checkout():
