@@ -1,6 +1,7 @@
 """losses.png: whole-epoch ticks on every panel, and the r_t / augment p panel only when r_t was recorded;
-the overfitting warning of the epoch summary."""
+the overfitting warning of the epoch summary; progress.gif's frames and how often the two are rewritten."""
 import imageio.v3 as iio
+import numpy as np
 import pytest
 
 from training import progress
@@ -87,3 +88,38 @@ def test_each_epoch_is_dotted_up_to_100_epochs_and_a_longer_run_is_a_plain_line(
     assert markers(progress.plot_figure(rows(epochs=progress.DOTTED_EPOCHS))) == {"."}
     # 1,000 images make 15-step epochs: a thousand dots per curve would merge into a band.
     assert markers(progress.plot_figure(rows(epochs=progress.DOTTED_EPOCHS + 1))) == {"None"}
+
+
+def session_with_grids(folder, epochs):
+    """A session folder with an epoch grid per epoch, each a flat grey of its epoch number, and metrics.csv."""
+    session = progress.SessionProgress(folder)
+    session.images_dir.mkdir(parents=True)
+    for epoch in range(1, epochs + 1):
+        iio.imwrite(session.epoch_image(epoch), np.full((8, 8, 3), epoch, np.uint8))
+    session._write_rows(rows(epochs))
+    return session
+
+
+def test_the_gif_shows_at_most_gif_frames_grids_spread_from_the_first_to_the_newest(tmp_path):
+    epochs = 3 * (progress.GIF_FRAMES - 1) + 1  # every third grid fits exactly
+    session = session_with_grids(tmp_path / "long", epochs)
+    assert session.write_summaries()
+    frames = iio.imread(session.gif_path, index=None)
+    shown = [int(frame[0, 0, 0]) for frame in frames]  # each frame's grey is its epoch
+    assert len(shown) == progress.GIF_FRAMES and shown[0] == 1 and shown[-1] == epochs
+    assert np.all(np.diff(shown) == 3)  # evenly spread
+    short = session_with_grids(tmp_path / "short", 4)
+    assert short.write_summaries() and len(iio.imread(short.gif_path, index=None)) == 4  # every grid
+
+
+def test_throttled_summaries_wait_for_ten_times_their_cost_and_unthrottled_ones_do_not(tmp_path, monkeypatch):
+    session = session_with_grids(tmp_path / "s", 3)
+    assert session.write_summaries(throttled=True)  # the first is always written
+    iio.imwrite(session.epoch_image(4), np.full((8, 8, 3), 4, np.uint8))
+    assert not session.write_summaries(throttled=True)  # right after one that cost time
+    assert len(iio.imread(session.gif_path, index=None)) == 3
+    monkeypatch.setattr(progress, "SUMMARY_SHARE", 1e9)  # any time since the last write is enough
+    assert session.write_summaries(throttled=True) and len(iio.imread(session.gif_path, index=None)) == 4
+    monkeypatch.setattr(progress, "SUMMARY_SHARE", 1e-9)  # none is
+    iio.imwrite(session.epoch_image(5), np.full((8, 8, 3), 5, np.uint8))
+    assert session.write_summaries() and len(iio.imread(session.gif_path, index=None)) == 5

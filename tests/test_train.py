@@ -198,6 +198,14 @@ def test_the_epoch_summary_carries_the_overfitting_warning(tmp_path, monkeypatch
     assert all("over the last 4 steps" in lines[i] for i in warnings)  # the newest epochs that make up 4 steps
 
 
+def test_the_gif_skipped_mid_run_by_the_throttle_is_written_at_the_end(tmp_path, monkeypatch):
+    from training import progress
+    monkeypatch.setattr(progress, "SUMMARY_SHARE", 1e-9)  # mid-run, only the first write is ever due
+    data = make_image_folder(tmp_path / "images", count=8)
+    DCGAN_train.main(["--checkpoint-root", str(tmp_path / "ck"), "1", "3", "--data", str(data), *TINY])
+    assert iio.improps(tmp_path / "ck" / "training_1" / "progress.gif").shape[0] == 3
+
+
 def test_too_few_images_for_a_batch_writes_nothing(tmp_path):
     data = make_image_folder(tmp_path / "two", count=2)
     result = run_script("DCGAN_train.py", "--checkpoint-root", tmp_path / "ck", 1, 1, "--data", data, *TINY)

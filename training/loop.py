@@ -211,12 +211,12 @@ def _gather(run, epoch, means, seconds):
         expected_seconds=run.clock.expected_total(run.steps) if epoch == run.first_epoch else None)
 
 
-def _save(run, epoch):
-    """ckpt-E, its event, and the files rewritten with every checkpoint (progress.gif, losses.png)."""
+def _save(run, epoch, final=False):
+    """ckpt-E, its event, and progress.gif and losses.png: throttled mid-run, always at the run's end."""
     run.checkpoints.save(epoch)
     run.events.write("checkpoint", epoch=epoch, prefix=run.checkpoints.prefix(epoch))
     if run.chief:
-        run.progress.write_summaries()
+        run.progress.write_summaries(throttled=not final and epoch < run.plan.last_epoch)
 
 
 def _stop(run, stop, completed, saved, unsaved):
@@ -224,8 +224,10 @@ def _stop(run, stop, completed, saved, unsaved):
     if unsaved is not None:
         # The steps since the end of that epoch are dropped, so ckpt-E is exactly epoch E's state.
         run.state.load_snapshot(unsaved)
-        _save(run, completed)
+        _save(run, completed, final=True)
         saved = completed
+    elif run.chief:
+        run.progress.write_summaries()  # what the throttle skipped since the last one is shown
     plan = run.plan
     resume = plan.resume_command(saved) if saved else f"python DCGAN_train.py {plan.number} {plan.last_epoch}"
     run.events.write("stop", completed=completed, saved=saved, resume=resume, signal=stop.signum)

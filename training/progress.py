@@ -2,6 +2,7 @@
 and TensorBoard scalars."""
 import csv
 import io
+import time
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -23,6 +24,14 @@ COLUMNS = ("epoch",) + METRICS + ("seconds", "images_per_sec", "fid", "augment_p
 # that draws noise, which puts r_t above 0.9 on any data (1,000 images: 0.92 for epochs 1-3 of 15 steps).
 OVERFIT_SIGNAL = 0.9
 OVERFIT_STEPS = 500
+
+# progress.gif shows at most this many epoch grids, spread evenly over the run (first and last
+# included): encoding a GIF costs about 0.1 s of CPU a 64x64 grid, so a GIF of every epoch, rewritten
+# with every checkpoint, grew to 9 s of a 19 s epoch by epoch 89 of a 64x64 run.
+GIF_FRAMES = 50
+# Between checkpoints, progress.gif and losses.png are rewritten only once the time since their last
+# write is at least their cost over this share, so they never take more than about this share of a run.
+SUMMARY_SHARE = 0.1
 
 
 def overfitting_warning(history):
@@ -54,6 +63,8 @@ class SessionProgress:
         self.plot_path = self.session / "losses.png"
         self.reals_path = self.session / "reals.png"
         self._writer = None
+        self._summaries_written = None  # time.monotonic() at the end of the last write_summaries
+        self._summaries_cost = 0.0  # its seconds
 
     def write_reals(self, training_images):
         """reals.png: training images exactly as the networks get them (cropped, resized, alpha
@@ -115,9 +126,23 @@ class SessionProgress:
             tf.summary.image("samples", canvas[None])
         self._writer.flush()
 
-    def write_summaries(self):
-        """progress.gif from every epoch grid on disk, and losses.png from metrics.csv."""
-        frames = [iio.imread(p) for p in self.epoch_grids()]
+    def gif_grids(self):
+        """The epoch grids progress.gif shows: all of them, or GIF_FRAMES spread evenly from the first
+        to the newest."""
+        grids = self.epoch_grids()
+        if len(grids) <= GIF_FRAMES:
+            return grids
+        return [grids[i] for i in np.linspace(0, len(grids) - 1, GIF_FRAMES).round().astype(int)]
+
+    def write_summaries(self, throttled=False):
+        """progress.gif from the epoch grids on disk, and losses.png from metrics.csv. Throttled (after
+        a checkpoint mid-run), skipped while their last write is recent for its cost (SUMMARY_SHARE);
+        a run's last write is not throttled. Returns whether they were written."""
+        start = time.monotonic()
+        if throttled and self._summaries_written is not None and \
+                start - self._summaries_written < self._summaries_cost / SUMMARY_SHARE:
+            return False
+        frames = [iio.imread(p) for p in self.gif_grids()]
         if frames:
             # The last frame lingers so the newest result can be looked at.
             durations = [250] * (len(frames) - 1) + [2000] if len(frames) > 1 else 2000
@@ -126,6 +151,9 @@ class SessionProgress:
         rows = self.rows()
         if rows:
             imaging.write_atomic(self.plot_path, lambda t: _plot(rows, t))
+        self._summaries_written = time.monotonic()
+        self._summaries_cost = self._summaries_written - start
+        return True
 
 
 def _plot(rows, path):
