@@ -26,7 +26,7 @@ OVERFIT_SIGNAL = 0.9
 OVERFIT_STEPS = 500
 
 # progress.gif shows at most this many epoch grids, spread evenly over the run (first and last
-# included): encoding a GIF costs about 0.1 s of CPU a 64x64 grid, so a GIF of every epoch, rewritten
+# included): encoding costs about 0.1 s of CPU per grid of 64x64 images, so a GIF of every epoch, rewritten
 # with every checkpoint, grew to 9 s of a 19 s epoch by epoch 89 of a 64x64 run.
 GIF_FRAMES = 50
 # Between checkpoints, progress.gif and losses.png are rewritten only once the time since their last
