@@ -38,6 +38,7 @@ CANDIDATES = {
     "g64_d32": {"g_filters": 64, "d_filters": 32},
     # The rest of the recipe, varied one setting at a time around the winning widths.
     "g32_d32_noaug": dict(G32_D32, augment="none"),
+    "g32_d32_ema": dict(G32_D32, ema_decay=0.999, ema_warmup=True),
     "g32_d32_b32": dict(G32_D32, batch_size=32),
     "g32_d32_b128": dict(G32_D32, batch_size=128),
     "g32_d32_lr1e-4": dict(G32_D32, g_lr=1e-4, d_lr=1e-4),
