@@ -127,6 +127,14 @@ def test_worker_pipelines_share_out_each_global_batch_in_order():
         np.testing.assert_array_equal(np.concatenate(pieces), (batch / 127.5 - 1).astype(np.float32))
 
 
+def test_epoch_pipeline_runs_without_the_autotuning_thread():
+    """Deleting an autotuned iterator waited for its tuning round: up to 40 s idle after an epoch."""
+    images = np.zeros((8, 2, 2, 1), np.uint8)
+    assert pipeline.epoch_dataset(images, 4, 0, 1, False).options().autotune.enabled is False
+    labelled = pipeline.epoch_dataset(images, 4, 0, 1, False, labels=np.zeros(8, np.int32))
+    assert labelled.options().autotune.enabled is False
+
+
 def test_flip_mirrors_about_half_the_images():
     image = np.arange(4, dtype=np.uint8).reshape(1, 1, 4, 1)
     images = np.repeat(image, 200, axis=0)
