@@ -70,9 +70,9 @@ def epoch_dataset(images, batch_size, seed, epoch, flip, pipeline=0, pipelines=1
     dataset = tf.data.Dataset.from_generator(shares, output_signature=spec)
     convert = (lambda batch, batch_labels: (to_float(batch), batch_labels)) if labelled else to_float
     # No autotuning, and fixed sizes instead: training builds a new pipeline every epoch, and
-    # deleting an iterator waits for its autotuning thread to finish a round. That wait left the
-    # process idle for up to 40 s at the end of one 64x64 epoch in two or three (epochs of 47 s
-    # became 82 s). Converting a batch takes a millisecond; a buffer of two keeps it ahead.
+    # deleting an autotuned iterator often waited, idle, for its tuning thread to wake from a
+    # sleep that doubles from 10 ms up to a minute: epochs of 47 s ended at 82 s, and of 85 s at
+    # 142 s. Converting a batch takes a millisecond; a buffer of two keeps it ahead.
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.map(convert).prefetch(2).with_options(options)

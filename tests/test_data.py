@@ -128,7 +128,7 @@ def test_worker_pipelines_share_out_each_global_batch_in_order():
 
 
 def test_epoch_pipeline_runs_without_the_autotuning_thread():
-    """Deleting an autotuned iterator waited for its tuning round: up to 40 s idle after an epoch."""
+    """Deleting an autotuned iterator waited for its tuning thread to wake: up to a minute idle an epoch."""
     images = np.zeros((8, 2, 2, 1), np.uint8)
     assert pipeline.epoch_dataset(images, 4, 0, 1, False).options().autotune.enabled is False
     labelled = pipeline.epoch_dataset(images, 4, 0, 1, False, labels=np.zeros(8, np.int32))
