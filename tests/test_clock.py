@@ -45,6 +45,27 @@ def test_the_clock_leaves_out_the_traced_step_and_prefers_the_steps_after_the_fi
     assert clock.expected_total(1) == pytest.approx(11.5 + 7.5)
 
 
+def test_the_pace_follows_a_change_of_speed_within_two_epochs():
+    # A run to epoch 12 of 10 steps: 1 s a step for epochs 2..9, then another job takes half the CPU
+    # and steps take 2 s. From epoch 11 on only epochs 10 and 11 count: 2 s a step, where a mean over
+    # epochs 2..11 would still say 1.2.
+    time = FakeTime()
+    clock = RunClock(first_epoch=1, last_epoch=12, steps=10, now=time)
+    for epoch in range(1, 12):
+        clock.start_epoch(epoch)
+        for step in range(1, 11):
+            time.now += 1.0 if epoch < 10 else 2.0
+            eta, run_eta_left = clock.stepped(step)
+        clock.end_epoch()
+        if epoch == 10:  # epochs 9 and 10 count: 1.5 s a step
+            assert eta == 0.0 and run_eta_left == pytest.approx(1.5 * 20)
+    assert clock.seconds_per_step() == pytest.approx(2.0)
+    assert run_eta_left == pytest.approx(2.0 * 10)  # epoch 12's steps; no maintenance between these epochs
+    clock.start_epoch(12)
+    time.now += 2.0
+    assert clock.stepped(1) == pytest.approx((2.0 * 9, 2.0 * 9))  # epochs 11 and 12 count
+
+
 @pytest.mark.parametrize("seconds, text", [(0.4, "0s"), (45, "45s"), (59.6, "1m 00s"), (725, "12m 05s"),
                                            (6720, "1h 52m"), (93780, "26h 03m")])
 def test_durations_read_as_a_person_plans(seconds, text):

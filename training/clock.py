@@ -2,10 +2,14 @@
 
 Seconds per step: the run's first step traces the step function (seconds, where the others take
 milliseconds), so it counts only until a second step has been measured; once the run is past its
-first epoch, only the later epochs' steps count, which is what the epochs still to come are like.
+first epoch, only the steps of the current epoch and the one before it count. That is what the
+epochs still to come are like: a shared CPU changes speed within a run (another job starts or ends),
+and a mean over the whole run follows such a change the more slowly the longer the run has been.
 Between two epochs the run does its maintenance (sample grid, metrics, checkpoint, FID, the next
-epoch's input pipeline): its mean over this run's epochs so far is added once per epoch still to
-finish. During the first epoch none has been measured yet, so the estimate is the steps alone.
+epoch's input pipeline): its mean over all of this run's epochs so far is added once per epoch
+still to finish (all of them, because with fid_every or checkpoint_every above 1 one epoch's
+maintenance differs from the next one's). During the first epoch none has been measured yet, so
+the estimate is the steps alone.
 """
 import time
 
@@ -41,7 +45,7 @@ class RunClock:
         self.epoch = first_epoch
         self._traced = None  # the run's first step
         self._first = _Mean()  # the first epoch's later steps
-        self._steady = _Mean()  # the steps of the epochs after the first
+        self._previous, self._current = _Mean(), _Mean()  # the steps of the last two epochs after the first
         self._maintenance = _Mean()
         self._epoch_start = self._mark = self._epoch_end = None
 
@@ -49,6 +53,8 @@ class RunClock:
         now = self._now()
         if self._epoch_end is not None:
             self._maintenance.add(now - self._epoch_end)
+        if self._current.count:
+            self._previous, self._current = self._current, _Mean()
         self.epoch, self._epoch_start, self._mark = epoch, now, now
 
     def stepped(self, step):
@@ -56,7 +62,7 @@ class RunClock:
         now = self._now()
         seconds, self._mark = now - self._mark, now
         if self.epoch > self.first_epoch:
-            self._steady.add(seconds)
+            self._current.add(seconds)
         elif self._traced is None:
             self._traced = seconds
         else:
@@ -69,7 +75,10 @@ class RunClock:
         return self._epoch_end - self._epoch_start
 
     def seconds_per_step(self):
-        for measured in (self._steady.value, self._first.value, self._traced):
+        recent = self._previous.count + self._current.count
+        if recent:
+            return (self._previous.total + self._current.total) / recent
+        for measured in (self._first.value, self._traced):
             if measured is not None:
                 return measured
         return None
