@@ -100,10 +100,10 @@ def test_a_benchmark_session_keeps_its_grids_metrics_and_plot(gray_session, tmp_
     assert rows[0].startswith("epoch,") and [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
 
 
-def colour_folder(tmp_path):
-    """Two class folders of 8 small RGB images: the layout of bench/.data/emoji-apple."""
+def colour_folder(tmp_path, count=8):
+    """Two class folders of `count` small RGB images: the layout of bench/.data/emoji-apple."""
     for number, name in enumerate(("Activities", "Food_and_Drink")):
-        make_image_folder(tmp_path / "colour" / name, count=8, seed=number)
+        make_image_folder(tmp_path / "colour" / name, count=count, seed=number)
     return tmp_path / "colour"
 
 
@@ -158,24 +158,27 @@ def test_a_signal_stops_the_benchmark_instead_of_letting_it_go_on_to_its_next_ru
 
 @pytest.mark.slow
 def test_colour_recipe_calibrates_trains_and_scores_a_candidate(tmp_path):
-    out = run_script("bench/bench.py", "colour-recipe", "--data", colour_folder(tmp_path), "--keep", tmp_path / "keep",
-                     "--grids", tmp_path / "grids", "--subset", "16", "--candidates", "g32_d32", "--minutes", "0.0001",
-                     *TINY_COLOUR)
+    # 64 images: the candidate's own batch of 64 is one step an epoch.
+    out = run_script("bench/bench.py", "colour-recipe", "--data", colour_folder(tmp_path, count=32), "--keep",
+                     tmp_path / "keep", "--grids", tmp_path / "grids", "--subset", "64", "--candidates", "g32_d32",
+                     "--minutes", "0.0001", *TINY_COLOUR)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     line = next(line for line in out.stdout.splitlines() if line.startswith("colour-recipe g32_d32 "))
     values = dict(re.findall(r"(\w+)=(\S+)", line))
     # Epochs 3 and 4 are timed (the first two trace and warm up), so the candidate has trained 4 epochs
-    # of 2 whole batches when a tiny budget is already spent.
-    assert values["epochs"] == "4" and values["steps"] == "8"
+    # of one whole batch when a tiny budget is already spent.
+    assert values["epochs"] == "4" and values["steps"] == "4"
     assert {"fid", "precision", "recall", "density", "coverage", "copies"} <= set(values)
-    (record,) = records(tmp_path / "keep" / "colour_recipe_16" / "results.jsonl")
+    (record,) = records(tmp_path / "keep" / "colour_recipe_64" / "results.jsonl")
     assert record["candidate"] == "g32_d32" and record["images_per_sec"] > 0
-    assert json.loads((tmp_path / "keep" / "colour_recipe_16" / "plan.json").read_text()) == {
+    assert json.loads((tmp_path / "keep" / "colour_recipe_64" / "plan.json").read_text()) == {
         "g32_d32": record["images_per_sec"]}
-    # A candidate names its widths: --set's tiny ones do not change which networks it is.
-    session = tmp_path / "keep" / "colour_recipe_16" / "g32_d32" / "training_1"
+    # A candidate names its widths and batch size: --set's tiny ones (and the config's default batch
+    # of 32) do not change the recipe its earlier figures were measured with.
+    session = tmp_path / "keep" / "colour_recipe_64" / "g32_d32" / "training_1"
     stored = yaml.safe_load((session / "config.yaml").read_text())
-    assert (stored["g_filters"], stored["d_filters"], stored["batch_size"]) == (32, 32, 8)
+    assert (stored["g_filters"], stored["d_filters"], stored["batch_size"]) == (32, 32, 64)
+    assert stored["precision"] == "float32"  # what no candidate names, --set still sets
 
 
 def test_the_gpu_check_is_a_valid_script_that_stays_in_the_checkout():

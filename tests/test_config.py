@@ -38,7 +38,8 @@ def test_every_shipped_config_trains_a_dcgan_with_one_sided_label_smoothing(path
 def test_the_64x64_folder_config_trains_the_narrow_networks_measured_best_on_a_cpu(tmp_path):
     """configs/image_folder_64.yaml is what a CPU user trains a colour folder with: the widths that
     won the colour-recipe comparison at equal CPU time (bench/README.md), a generator from 4x4x256
-    to 64x64x3 and a discriminator from 32 to 256 filters, with adaptive augmentation for small sets."""
+    to 64x64x3 and a discriminator from 32 to 256 filters, batches of 32, with adaptive augmentation
+    for small sets."""
     import models
     cfg = config.load_config(config.CONFIG_DIR / "image_folder_64.yaml", overrides={"data_dir": str(tmp_path)})
     cfg = dict(cfg, precision="float32")
@@ -50,7 +51,7 @@ def test_the_64x64_folder_config_trains_the_narrow_networks_measured_best_on_a_c
     assert generator.get_layer(index=3).target_shape == (4, 4, 256)
     assert widths(generator) == [128, 64, 32, 3] and generator.output_shape == (None, 64, 64, 3)
     assert widths(discriminator) == [32, 64, 128, 256]
-    assert (cfg["augment"], cfg["augment_p"], cfg["batch_size"]) == ("color,translation,cutout", "auto", 64)
+    assert (cfg["augment"], cfg["augment_p"], cfg["batch_size"]) == ("color,translation,cutout", "auto", 32)
 
 
 @pytest.mark.parametrize("key, value, message", [
